@@ -1,0 +1,1 @@
+"""gRPC adapters: validate, convert, call the service layer, convert back."""

@@ -1,0 +1,83 @@
+"""Domain objects <-> protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
+
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
+from hsmkms._pb.yandex.cloud.operation import operation_pb2
+from hsmkms.domain import KeyVersion, Operation, SymmetricKey
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def duration(value: timedelta) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromTimedelta(value)
+    return d
+
+
+def version_to_proto(version: KeyVersion) -> key_pb.SymmetricKeyVersion:
+    msg = key_pb.SymmetricKeyVersion(
+        id=version.id,
+        key_id=version.key_id,
+        status=int(version.status),  # type: ignore[arg-type]
+        algorithm=int(version.algorithm),  # type: ignore[arg-type]
+        created_at=timestamp(version.created_at),
+        primary=version.primary,
+        hosted_by_hsm=True,
+    )
+    if version.destroy_at is not None:
+        msg.destroy_at.CopyFrom(timestamp(version.destroy_at))
+    return msg
+
+
+def key_to_proto(key: SymmetricKey) -> key_pb.SymmetricKey:
+    msg = key_pb.SymmetricKey(
+        id=key.id,
+        folder_id=key.folder_id,
+        created_at=timestamp(key.created_at),
+        name=key.name,
+        description=key.description,
+        labels=key.labels,
+        status=int(key.status),  # type: ignore[arg-type]
+        primary_version=version_to_proto(key.primary_version),
+        default_algorithm=int(key.default_algorithm),  # type: ignore[arg-type]
+        deletion_protection=key.deletion_protection,
+    )
+    if key.rotated_at is not None:
+        msg.rotated_at.CopyFrom(timestamp(key.rotated_at))
+    if key.rotation_period is not None:
+        msg.rotation_period.CopyFrom(duration(key.rotation_period))
+    return msg
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def operation_to_proto(op: Operation) -> operation_pb2.Operation:
+    metadata_cls = getattr(key_service_pb, op.metadata_type)
+    msg = operation_pb2.Operation(
+        id=op.id,
+        description=op.description,
+        created_at=timestamp(op.created_at),
+        created_by=op.created_by,
+        modified_at=timestamp(op.modified_at),
+        done=op.done,
+        metadata=_pack(json_format.ParseDict(op.metadata, metadata_cls())),
+    )
+    if isinstance(op.response, SymmetricKey):
+        msg.response.CopyFrom(_pack(key_to_proto(op.response)))
+    elif isinstance(op.response, KeyVersion):
+        msg.response.CopyFrom(_pack(version_to_proto(op.response)))
+    return msg

@@ -1,0 +1,131 @@
+"""Servicers for yandex.cloud.kms.v1 and yandex.cloud.operation: thin adapters over service/."""
+
+from __future__ import annotations
+
+import grpc
+
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2 as crypto_pb
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
+from hsmkms._pb.yandex.cloud.operation import operation_pb2
+from hsmkms._pb.yandex.cloud.operation import operation_service_pb2 as op_service_pb
+from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_service_grpc
+from hsmkms.api.convert import key_to_proto, operation_to_proto
+from hsmkms.api.status import rpc
+from hsmkms.domain import SymmetricAlgorithm
+from hsmkms.service import CryptoService, KeyService, OperationService
+from hsmkms.service.keys import NewKey
+
+Context = grpc.ServicerContext
+
+
+class SymmetricCryptoServicer(crypto_grpc.SymmetricCryptoServiceServicer):
+    def __init__(self, crypto: CryptoService) -> None:
+        self._crypto = crypto
+
+    @rpc
+    def Encrypt(
+        self, request: crypto_pb.SymmetricEncryptRequest, context: Context
+    ) -> crypto_pb.SymmetricEncryptResponse:
+        r = self._crypto.encrypt(
+            request.key_id, request.version_id, request.plaintext, request.aad_context
+        )
+        return crypto_pb.SymmetricEncryptResponse(
+            key_id=r.key_id, version_id=r.version_id, ciphertext=r.ciphertext
+        )
+
+    @rpc
+    def Decrypt(
+        self, request: crypto_pb.SymmetricDecryptRequest, context: Context
+    ) -> crypto_pb.SymmetricDecryptResponse:
+        r = self._crypto.decrypt(request.key_id, request.ciphertext, request.aad_context)
+        return crypto_pb.SymmetricDecryptResponse(
+            key_id=r.key_id, version_id=r.version_id, plaintext=r.plaintext
+        )
+
+    @rpc
+    def ReEncrypt(
+        self, request: crypto_pb.SymmetricReEncryptRequest, context: Context
+    ) -> crypto_pb.SymmetricReEncryptResponse:
+        r = self._crypto.re_encrypt(
+            key_id=request.key_id,
+            version_id=request.version_id,
+            aad=request.aad_context,
+            source_key_id=request.source_key_id,
+            source_aad=request.source_aad_context,
+            ciphertext=request.ciphertext,
+        )
+        return crypto_pb.SymmetricReEncryptResponse(
+            key_id=r.key_id,
+            version_id=r.version_id,
+            source_key_id=r.source_key_id,
+            source_version_id=r.source_version_id,
+            ciphertext=r.ciphertext,
+        )
+
+    @rpc
+    def GenerateDataKey(
+        self, request: crypto_pb.GenerateDataKeyRequest, context: Context
+    ) -> crypto_pb.GenerateDataKeyResponse:
+        r = self._crypto.generate_data_key(
+            key_id=request.key_id,
+            version_id=request.version_id,
+            aad=request.aad_context,
+            spec=SymmetricAlgorithm(request.data_key_spec),
+            skip_plaintext=request.skip_plaintext,
+        )
+        return crypto_pb.GenerateDataKeyResponse(
+            key_id=r.key_id,
+            version_id=r.version_id,
+            data_key_plaintext=r.plaintext,
+            data_key_ciphertext=r.ciphertext,
+        )
+
+
+class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
+    def __init__(self, keys: KeyService) -> None:
+        self._keys = keys
+
+    @rpc
+    def Create(
+        self, request: key_service_pb.CreateSymmetricKeyRequest, context: Context
+    ) -> operation_pb2.Operation:
+        new_key = NewKey(
+            folder_id=request.folder_id,
+            default_algorithm=SymmetricAlgorithm(request.default_algorithm),
+            name=request.name,
+            description=request.description,
+            labels=dict(request.labels),
+            rotation_period=(
+                request.rotation_period.ToTimedelta()
+                if request.HasField("rotation_period")
+                else None
+            ),
+            deletion_protection=request.deletion_protection,
+        )
+        return operation_to_proto(self._keys.create(new_key))
+
+    @rpc
+    def Get(
+        self, request: key_service_pb.GetSymmetricKeyRequest, context: Context
+    ) -> key_pb.SymmetricKey:
+        return key_to_proto(self._keys.get(request.key_id))
+
+    @rpc
+    def Rotate(
+        self, request: key_service_pb.RotateSymmetricKeyRequest, context: Context
+    ) -> operation_pb2.Operation:
+        return operation_to_proto(self._keys.rotate(request.key_id))
+
+
+class OperationServicer(op_service_grpc.OperationServiceServicer):
+    def __init__(self, operations: OperationService) -> None:
+        self._operations = operations
+
+    @rpc
+    def Get(
+        self, request: op_service_pb.GetOperationRequest, context: Context
+    ) -> operation_pb2.Operation:
+        return operation_to_proto(self._operations.get(request.operation_id))

@@ -1,0 +1,119 @@
+"""Settings: from a TOML file for `hsmkms serve`, or built by `hsmkms dev`.
+
+Secrets (the HSM user PIN) come from a file readable only by its owner or from an environment
+variable; never from the command line, and they are never logged or printed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hsmkms.hsm.pkcs11_hsm import TokenConfig
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_GRACE_SECONDS = 10.0
+DEFAULT_THREADS = 4
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: TokenConfig
+    store_url: str
+    listen: str = DEFAULT_LISTEN
+    threads: int = DEFAULT_THREADS
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    # Environment the PKCS#11 module reads at load time (SOFTHSM2_CONF, vendor config paths).
+    module_environment: dict[str, str] = field(default_factory=dict)
+
+
+def read_secret_file(path: Path) -> str:
+    """Read a PIN or token file, refusing one that others can read or write."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"secret file {path} does not exist") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"secret file {path} is accessible by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
+        )
+    value = path.read_text().strip()
+    if not value:
+        raise ConfigError(f"secret file {path} is empty")
+    return value
+
+
+def write_secret_file(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+
+
+def is_loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pin(section: dict[str, Any], base: Path) -> str:
+    if "pin_file" in section and "pin_env" in section:
+        raise ConfigError("hsm: set either pin_file or pin_env, not both")
+    if "pin_file" in section:
+        return read_secret_file(base / str(section["pin_file"]))
+    if "pin_env" in section:
+        name = str(section["pin_env"])
+        value = os.environ.get(name, "")
+        if not value:
+            raise ConfigError(f"hsm.pin_env: environment variable {name} is not set")
+        return value
+    raise ConfigError("hsm: pin_file or pin_env is required")
+
+
+def load(path: Path) -> Settings:
+    """Load settings from a TOML file (see docs/configuration.md)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    base = path.parent
+    hsm = data.get("hsm")
+    store = data.get("store")
+    if not isinstance(hsm, dict):
+        raise ConfigError("[hsm] section is required")
+    if not isinstance(store, dict) or "url" not in store:
+        raise ConfigError("[store] url is required")
+    for required in ("module", "token_label"):
+        if required not in hsm:
+            raise ConfigError(f"hsm.{required} is required")
+    environment = hsm.get("environment", {})
+    if not isinstance(environment, dict):
+        raise ConfigError("hsm.environment must be a table of strings")
+    server = data.get("server", {})
+    return Settings(
+        token=TokenConfig(
+            module_path=str(hsm["module"]),
+            token_label=str(hsm["token_label"]),
+            pin=_pin(hsm, base),
+        ),
+        store_url=str(store["url"]),
+        listen=str(server.get("listen", DEFAULT_LISTEN)),
+        threads=int(server.get("threads", DEFAULT_THREADS)),
+        grace_seconds=float(server.get("grace_seconds", DEFAULT_GRACE_SECONDS)),
+        module_environment={str(k): str(v) for k, v in environment.items()},
+    )

@@ -1,0 +1,122 @@
+"""Keys, versions, operations: plain data and the rules that need no I/O."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+
+class SymmetricAlgorithm(enum.IntEnum):
+    """Values match yandex.cloud.kms.v1.SymmetricAlgorithm on the wire."""
+
+    UNSPECIFIED = 0
+    AES_128 = 1
+    AES_192 = 2
+    AES_256 = 3
+    AES_256_HSM = 4
+    GOST_R_3412_2015_K = 5
+
+    @property
+    def key_bytes(self) -> int:
+        """Length of a key of this algorithm; UNSPECIFIED means AES_256 (data keys)."""
+        return _KEY_BYTES[self]
+
+
+_KEY_BYTES = {
+    SymmetricAlgorithm.UNSPECIFIED: 32,
+    SymmetricAlgorithm.AES_128: 16,
+    SymmetricAlgorithm.AES_192: 24,
+    SymmetricAlgorithm.AES_256: 32,
+    SymmetricAlgorithm.AES_256_HSM: 32,
+    SymmetricAlgorithm.GOST_R_3412_2015_K: 32,
+}
+
+AES_ALGORITHMS = frozenset(
+    {
+        SymmetricAlgorithm.AES_128,
+        SymmetricAlgorithm.AES_192,
+        SymmetricAlgorithm.AES_256,
+        SymmetricAlgorithm.AES_256_HSM,
+    }
+)
+
+
+class KeyStatus(enum.IntEnum):
+    """Values match yandex.cloud.kms.v1.SymmetricKey.Status."""
+
+    CREATING = 1
+    ACTIVE = 2
+    INACTIVE = 3
+
+
+class VersionStatus(enum.IntEnum):
+    """Values match yandex.cloud.kms.v1.SymmetricKeyVersion.Status."""
+
+    ACTIVE = 1
+    SCHEDULED_FOR_DESTRUCTION = 2
+    DESTROYED = 3
+
+
+@dataclass(frozen=True)
+class KeyVersion:
+    id: str
+    key_id: str
+    status: VersionStatus
+    algorithm: SymmetricAlgorithm
+    created_at: datetime
+    primary: bool = False
+    destroy_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SymmetricKey:
+    id: str
+    folder_id: str
+    created_at: datetime
+    name: str
+    description: str
+    labels: dict[str, str]
+    status: KeyStatus
+    primary_version: KeyVersion
+    default_algorithm: SymmetricAlgorithm
+    rotated_at: datetime | None = None
+    rotation_period: timedelta | None = None
+    deletion_protection: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A record of a mutating call, returned as yandex.cloud.operation.Operation.
+
+    `metadata_type` names the metadata message (short name in yandex.cloud.kms.v1) and
+    `metadata` holds its fields as strings in the protobuf JSON mapping; `response` is the
+    resource as it was when the operation finished.
+    """
+
+    id: str
+    description: str
+    created_at: datetime
+    created_by: str
+    modified_at: datetime
+    done: bool
+    metadata_type: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    response: SymmetricKey | KeyVersion | None = None
+    key_id: str = ""
+
+
+# IDs look like Yandex Cloud's: a three-letter prefix and 17 base32 characters, 20 in all.
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"
+KEY_ID_PREFIX = "hkk"
+VERSION_ID_PREFIX = "hkv"
+OPERATION_ID_PREFIX = "hko"
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,256 @@
+"""Pkcs11Hsm: the Hsm protocol on a PKCS#11 token through python-pkcs11.
+
+Thread safety: python-pkcs11 calls C_Initialize(NULL), so the module is told nothing about
+threads and SoftHSM2 (among others) then does no locking of its own; concurrent calls corrupt
+its heap even on separate sessions. Every call into the module therefore goes through one
+process-wide lock. Parallelism comes from running several processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pkcs11
+import pkcs11.exceptions as p11e
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.mechanisms import GCMParams
+
+from hsmkms.envelope import IV_BYTES, TAG_BYTES
+from hsmkms.errors import FailedPrecondition, InvalidCiphertext, Unavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LABEL_PREFIX = "hsmkms:"
+
+# The module is loaded and initialised once per process: repeated C_Initialize/C_Finalize
+# cycles crash several vendors' libraries.
+_LIBS: dict[str, pkcs11.lib] = {}
+_LIBS_LOCK = threading.Lock()
+# One lock for every call into any PKCS#11 module of this process (see module docstring).
+_P11_LOCK = threading.RLock()
+
+# Errors after which the session, the login or the cached handles can no longer be trusted:
+# reconnect and retry once.
+_STALE = (
+    p11e.SessionHandleInvalid,
+    p11e.SessionClosed,
+    p11e.ObjectHandleInvalid,
+    p11e.KeyHandleInvalid,
+    p11e.UserNotLoggedIn,
+    p11e.DeviceRemoved,
+    p11e.TokenNotPresent,
+    p11e.TokenNotRecognised,
+    p11e.DeviceError,
+    p11e.DeviceMemory,
+    p11e.NoSuchToken,
+    p11e.SessionCount,
+    p11e.FunctionFailed,
+    p11e.GeneralError,
+)
+
+
+def load_module(path: str) -> pkcs11.lib:
+    with _LIBS_LOCK:
+        lib = _LIBS.get(path)
+        if lib is None:
+            lib = pkcs11.lib(path)
+            _LIBS[path] = lib
+        return lib
+
+
+def key_label(version_id: str) -> str:
+    return LABEL_PREFIX + version_id
+
+
+def key_object_id(version_id: str) -> bytes:
+    return version_id.encode("ascii")
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    module_path: str
+    token_label: str
+    pin: str
+
+    def __repr__(self) -> str:  # never print the PIN
+        return f"TokenConfig(module_path={self.module_path!r}, token_label={self.token_label!r})"
+
+
+class Pkcs11Hsm:
+    """One logged-in session per process, a version → key object cache, and a single lock."""
+
+    def __init__(self, config: TokenConfig) -> None:
+        self._config = config
+        self._session: pkcs11.Session | None = None
+        self._keys: dict[str, pkcs11.SecretKey] = {}
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the session now (at start-up), so configuration errors surface early."""
+        with _P11_LOCK:
+            self._ensure_session()
+
+    def _ensure_session(self) -> pkcs11.Session:
+        if self._session is not None:
+            return self._session
+        lib = load_module(self._config.module_path)
+        try:
+            token = lib.get_token(token_label=self._config.token_label)
+        except p11e.NoSuchToken:
+            raise Unavailable(f"token {self._config.token_label!r} not found") from None
+        try:
+            session = token.open(rw=True, user_pin=self._config.pin)
+        except p11e.UserAlreadyLoggedIn:
+            # The login state is per process: another session of ours is still logged in.
+            session = token.open(rw=True)
+        except (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange, p11e.PinLocked) as exc:
+            raise Unavailable(f"login to token failed: {type(exc).__name__}") from None
+        self._session = session
+        self._keys.clear()
+        return session
+
+    def _drop_session(self) -> None:
+        # Closing calls C_Logout, which is what we want when starting over; a session that is
+        # already invalid fails to close, which is fine.
+        session, self._session = self._session, None
+        self._keys.clear()
+        if session is not None:
+            try:
+                session.close()
+            except p11e.PKCS11Error:
+                pass
+
+    def _call(self, what: str, fn: Callable[[pkcs11.Session], T]) -> T:
+        """Run fn with the session under the lock; on a stale session reconnect and retry once."""
+        with _P11_LOCK:
+            for attempt in (1, 2):
+                try:
+                    return fn(self._ensure_session())
+                except _STALE as exc:
+                    log.warning("PKCS#11 %s failed (%s), attempt %d", what, type(exc).__name__, attempt)
+                    self._drop_session()
+                    if attempt == 2:
+                        raise Unavailable("HSM is unavailable") from None
+                    time.sleep(0.01)
+                except p11e.PKCS11Error as exc:
+                    log.error("PKCS#11 %s failed: %s", what, type(exc).__name__)
+                    raise Unavailable("HSM is unavailable") from None
+            raise AssertionError("unreachable")
+
+    def _key(self, session: pkcs11.Session, version_id: str) -> pkcs11.SecretKey:
+        key = self._keys.get(version_id)
+        if key is None:
+            try:
+                key = session.get_key(
+                    object_class=ObjectClass.SECRET_KEY, id=key_object_id(version_id)
+                )
+            except p11e.NoSuchKey:
+                raise FailedPrecondition(
+                    f"key material of version {version_id} is not present in the HSM"
+                ) from None
+            self._keys[version_id] = key
+        return key
+
+    # -- Hsm protocol -------------------------------------------------------------------------
+
+    def generate_aes_key(self, version_id: str, key_bytes: int) -> None:
+        def generate(session: pkcs11.Session) -> None:
+            key = session.generate_key(
+                KeyType.AES,
+                key_bytes * 8,
+                id=key_object_id(version_id),
+                label=key_label(version_id),
+                store=True,
+                template={
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.ENCRYPT: True,
+                    Attribute.DECRYPT: True,
+                    Attribute.WRAP: False,
+                    Attribute.UNWRAP: False,
+                    Attribute.SIGN: False,
+                    Attribute.VERIFY: False,
+                    Attribute.DERIVE: False,
+                },
+            )
+            self._keys[version_id] = key
+
+        self._call("generate_key", generate)
+
+    def encrypt(self, version_id: str, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        def encrypt(session: pkcs11.Session) -> tuple[bytes, bytes]:
+            key = self._key(session, version_id)
+            iv = session.generate_random(IV_BYTES * 8)
+            sealed = key.encrypt(
+                plaintext,
+                mechanism=Mechanism.AES_GCM,
+                mechanism_param=GCMParams(iv, aad, TAG_BYTES * 8),
+            )
+            return iv, sealed
+
+        return self._call("encrypt", encrypt)
+
+    def decrypt(self, version_id: str, iv: bytes, sealed: bytes, aad: bytes) -> bytes:
+        def decrypt(session: pkcs11.Session) -> bytes:
+            key = self._key(session, version_id)
+            try:
+                return key.decrypt(
+                    sealed,
+                    mechanism=Mechanism.AES_GCM,
+                    mechanism_param=GCMParams(iv, aad, TAG_BYTES * 8),
+                )
+            except (
+                p11e.GeneralError,  # SoftHSM2 reports a GCM tag mismatch this way
+                p11e.EncryptedDataInvalid,
+                p11e.EncryptedDataLenRange,
+                p11e.DataInvalid,
+                p11e.DataLenRange,
+                p11e.FunctionFailed,
+            ):
+                raise InvalidCiphertext() from None
+
+        return self._call("decrypt", decrypt)
+
+    def random_bytes(self, n: int) -> bytes:
+        return self._call("generate_random", lambda session: session.generate_random(n * 8))
+
+    def destroy_key(self, version_id: str) -> bool:
+        def destroy(session: pkcs11.Session) -> bool:
+            self._keys.pop(version_id, None)
+            found = list(
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.ID: key_object_id(version_id)}
+                )
+            )
+            for obj in found:
+                obj.destroy()
+            return bool(found)
+
+        return self._call("destroy", destroy)
+
+    def key_version_ids(self) -> set[str]:
+        """Version IDs of every key object this service created in the token."""
+
+        def scan(session: pkcs11.Session) -> set[str]:
+            ids = set()
+            for obj in session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
+                label = obj[Attribute.LABEL]
+                if isinstance(label, str) and label.startswith(LABEL_PREFIX):
+                    ids.add(label[len(LABEL_PREFIX) :])
+            return ids
+
+        return self._call("scan", scan)
+
+    def close(self) -> None:
+        with _P11_LOCK:
+            self._drop_session()

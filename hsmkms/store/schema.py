@@ -1,0 +1,66 @@
+"""Tables of the metadata store. Times are integer microseconds since the Unix epoch (UTC)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+keys = Table(
+    "keys",
+    metadata,
+    Column("id", String(50), primary_key=True),
+    Column("folder_id", String(50), nullable=False),
+    Column("name", String(100), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("labels", JSON, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("default_algorithm", Integer, nullable=False),
+    Column("primary_version_id", String(50), nullable=False),
+    Column("rotation_period_us", BigInteger, nullable=True),
+    Column("deletion_protection", Boolean, nullable=False, default=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("rotated_at_us", BigInteger, nullable=True),
+    Index("ix_keys_folder", "folder_id", "created_at_us", "id"),
+)
+
+key_versions = Table(
+    "key_versions",
+    metadata,
+    Column("id", String(50), primary_key=True),
+    Column("key_id", String(50), ForeignKey("keys.id"), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("algorithm", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("destroy_at_us", BigInteger, nullable=True),
+    Index("ix_key_versions_key", "key_id", "created_at_us", "id"),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", String(50), primary_key=True),
+    Column("key_id", String(50), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("modified_at_us", BigInteger, nullable=False),
+    Column("done", Boolean, nullable=False),
+    Column("metadata_type", String(100), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("response_type", String(100), nullable=False),
+    Column("response", JSON, nullable=True),
+    Index("ix_operations_key", "key_id", "created_at_us", "id"),
+)

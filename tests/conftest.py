@@ -1,0 +1,143 @@
+"""Shared fixtures: a real `hsmkms dev` server on a throwaway SoftHSM2 token, over real gRPC."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
+from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_grpc
+
+_LISTENING = re.compile(r"listening on (\S+)")
+
+
+@dataclass
+class DevServer:
+    """A `hsmkms dev` process; restartable on the same data directory."""
+
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    address: str = ""
+    _log_offset: int = field(default=0)
+
+    def start(self, timeout: float = 30.0) -> str:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hsmkms.cli",
+                "dev",
+                "--data-dir",
+                str(self.data_dir),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_text()
+            match = _LISTENING.search(text)
+            if match:
+                self.address = match.group(1)
+                return self.address
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hsmkms dev exited early:\n{text}")
+            time.sleep(0.05)
+        raise RuntimeError(f"hsmkms dev did not start:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        with self.log_path.open("rb") as f:
+            f.seek(self._log_offset)
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    data_dir = tmp_path_factory.mktemp("hsmkms-dev")
+    dev = DevServer(data_dir=data_dir / "data", log_path=data_dir / "server.log")
+    dev.start()
+    yield dev
+    if dev.process is not None:
+        dev.stop()
+
+
+@pytest.fixture(scope="session")
+def channel(server: DevServer) -> Iterator[grpc.Channel]:
+    with server.channel() as ch:
+        yield ch
+
+
+@pytest.fixture(scope="session")
+def crypto(channel: grpc.Channel) -> crypto_grpc.SymmetricCryptoServiceStub:
+    return crypto_grpc.SymmetricCryptoServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def keys(channel: grpc.Channel) -> key_service_grpc.SymmetricKeyServiceStub:
+    return key_service_grpc.SymmetricKeyServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+def operations(channel: grpc.Channel) -> op_grpc.OperationServiceStub:
+    return op_grpc.OperationServiceStub(channel)
+
+
+def create_key(
+    keys: key_service_grpc.SymmetricKeyServiceStub,
+    algorithm: int = key_pb.AES_256,
+    folder_id: str = "",
+) -> key_pb.SymmetricKey:
+    op = keys.Create(
+        key_service_pb.CreateSymmetricKeyRequest(
+            folder_id=folder_id or "folder-" + uuid.uuid4().hex[:8],
+            name="test-" + uuid.uuid4().hex[:8],
+            default_algorithm=algorithm,  # type: ignore[arg-type]
+        )
+    )
+    key = key_pb.SymmetricKey()
+    assert op.done and op.response.Unpack(key)
+    return key
+
+
+@pytest.fixture
+def key(keys: key_service_grpc.SymmetricKeyServiceStub) -> key_pb.SymmetricKey:
+    return create_key(keys)
+
+
+@pytest.fixture
+def other_key(keys: key_service_grpc.SymmetricKeyServiceStub) -> key_pb.SymmetricKey:
+    return create_key(keys)
+
+
+def softhsm_env(server: DevServer) -> dict[str, str]:
+    return {**os.environ, "SOFTHSM2_CONF": str(server.data_dir / "softhsm2.conf")}
