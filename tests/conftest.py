@@ -9,13 +9,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
+from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2 as c
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
@@ -141,3 +143,37 @@ def other_key(keys: key_service_grpc.SymmetricKeyServiceStub) -> key_pb.Symmetri
 
 def softhsm_env(server: DevServer) -> dict[str, str]:
     return {**os.environ, "SOFTHSM2_CONF": str(server.data_dir / "softhsm2.conf")}
+
+
+BAD_CIPHERTEXT = "ciphertext is invalid or does not match the key and aad_context"
+UNKNOWN_KEY = "hkkdoesnotexist00000"
+
+
+def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    return info.value
+
+
+def expect(code: grpc.StatusCode, call: Callable[[], Any], field: str | None = None) -> str:
+    err = rpc_error(call)
+    assert err.code() == code, err.details()
+    if field is not None:
+        assert err.details().startswith(field), err.details()
+    return str(err.details())
+
+
+def encrypt(
+    crypto: Any, key_id: str, plaintext: bytes, aad: bytes = b"", version_id: str = ""
+) -> Any:
+    return crypto.Encrypt(
+        c.SymmetricEncryptRequest(
+            key_id=key_id, plaintext=plaintext, aad_context=aad, version_id=version_id
+        )
+    )
+
+
+def decrypt(crypto: Any, key_id: str, ciphertext: bytes, aad: bytes = b"") -> Any:
+    return crypto.Decrypt(
+        c.SymmetricDecryptRequest(key_id=key_id, ciphertext=ciphertext, aad_context=aad)
+    )

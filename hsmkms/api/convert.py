@@ -61,7 +61,7 @@ def key_to_proto(key: SymmetricKey) -> key_pb.SymmetricKey:
 
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed
 
 

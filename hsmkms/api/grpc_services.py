@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2 as crypto_pb
@@ -18,7 +20,7 @@ from hsmkms.domain import SymmetricAlgorithm
 from hsmkms.service import CryptoService, KeyService, OperationService
 from hsmkms.service.keys import NewKey
 
-Context = grpc.ServicerContext
+Context: TypeAlias = grpc.ServicerContext
 
 
 class SymmetricCryptoServicer(crypto_grpc.SymmetricCryptoServiceServicer):

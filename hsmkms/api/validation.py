@@ -58,8 +58,8 @@ def _pattern(text: str) -> re.Pattern[str]:
 
 
 def _field_checks(fd: FieldDescriptor) -> list[Check]:
-    opts = fd.GetOptions()
-    ext = opts.Extensions
+    opts: Any = fd.GetOptions()
+    ext: Any = opts.Extensions
     required = ext[v.required]
     length = parse_range(ext[v.length]) if ext[v.length] else None
     size = parse_range(ext[v.size]) if ext[v.size] else None
@@ -67,9 +67,8 @@ def _field_checks(fd: FieldDescriptor) -> list[Check]:
     pattern = _pattern(ext[v.pattern]) if ext[v.pattern] else None
     key_spec = ext[v.map_key] if opts.HasExtension(v.map_key) else None
     name = fd.name
-    checks: list[Check] = []
     is_map = fd.message_type is not None and fd.message_type.GetOptions().map_entry
-    is_repeated = fd.is_repeated if hasattr(fd, "is_repeated") else fd.label == fd.LABEL_REPEATED
+    is_repeated = fd.is_repeated
 
     if is_map:
         key_length = parse_range(key_spec.length) if key_spec and key_spec.length else None
@@ -86,9 +85,7 @@ def _field_checks(fd: FieldDescriptor) -> list[Check]:
                 if key_length is not None and len(k) not in key_length:
                     raise InvalidArgument(f"{where}: key {k!r} length must be {key_length.text}")
                 if key_pattern is not None and not key_pattern.fullmatch(k):
-                    raise InvalidArgument(
-                        f"{where}: key {k!r} must match {key_pattern.pattern}"
-                    )
+                    raise InvalidArgument(f"{where}: key {k!r} must match {key_pattern.pattern}")
                 if isinstance(val, str | bytes):
                     if length is not None and len(val) not in length:
                         raise InvalidArgument(f"{where}[{k}]: length must be {length.text}")
@@ -114,7 +111,11 @@ def _field_checks(fd: FieldDescriptor) -> list[Check]:
                 elif isinstance(item, str | bytes):
                     if length is not None and len(item) not in length:
                         raise InvalidArgument(f"{where}[{i}]: length must be {length.text}")
-                    if pattern is not None and isinstance(item, str) and not pattern.fullmatch(item):
+                    if (
+                        pattern is not None
+                        and isinstance(item, str)
+                        and not pattern.fullmatch(item)
+                    ):
                         raise InvalidArgument(f"{where}[{i}]: must match {pattern.pattern}")
 
         return [check_repeated]
@@ -132,6 +133,7 @@ def _field_checks(fd: FieldDescriptor) -> list[Check]:
         return [check_message]
 
     if fd.type == fd.TYPE_ENUM:
+        assert fd.enum_type is not None
         known = frozenset(fd.enum_type.values_by_number)
 
         def check_enum(msg: Message, path: str) -> None:

@@ -8,12 +8,13 @@ process-wide lock. Parallelism comes from running several processes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pkcs11
 import pkcs11.exceptions as p11e
@@ -29,10 +30,6 @@ T = TypeVar("T")
 
 LABEL_PREFIX = "hsmkms:"
 
-# The module is loaded and initialised once per process: repeated C_Initialize/C_Finalize
-# cycles crash several vendors' libraries.
-_LIBS: dict[str, pkcs11.lib] = {}
-_LIBS_LOCK = threading.Lock()
 # One lock for every call into any PKCS#11 module of this process (see module docstring).
 _P11_LOCK = threading.RLock()
 
@@ -54,15 +51,6 @@ _STALE = (
     p11e.FunctionFailed,
     p11e.GeneralError,
 )
-
-
-def load_module(path: str) -> pkcs11.lib:
-    with _LIBS_LOCK:
-        lib = _LIBS.get(path)
-        if lib is None:
-            lib = pkcs11.lib(path)
-            _LIBS[path] = lib
-        return lib
 
 
 def key_label(version_id: str) -> str:
@@ -89,7 +77,8 @@ class Pkcs11Hsm:
     def __init__(self, config: TokenConfig) -> None:
         self._config = config
         self._session: pkcs11.Session | None = None
-        self._keys: dict[str, pkcs11.SecretKey] = {}
+        # python-pkcs11's stubs omit the encrypt/decrypt mixins of SecretKey.
+        self._keys: dict[str, Any] = {}
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -101,11 +90,14 @@ class Pkcs11Hsm:
     def _ensure_session(self) -> pkcs11.Session:
         if self._session is not None:
             return self._session
-        lib = load_module(self._config.module_path)
+        # pkcs11.lib loads and initialises a module once per process and returns it thereafter:
+        # repeated C_Initialize/C_Finalize cycles crash several vendors' libraries.
+        lib = pkcs11.lib(self._config.module_path)
         try:
             token = lib.get_token(token_label=self._config.token_label)
         except p11e.NoSuchToken:
             raise Unavailable(f"token {self._config.token_label!r} not found") from None
+        session: pkcs11.Session
         try:
             session = token.open(rw=True, user_pin=self._config.pin)
         except p11e.UserAlreadyLoggedIn:
@@ -115,7 +107,7 @@ class Pkcs11Hsm:
             raise Unavailable(f"login to token failed: {type(exc).__name__}") from None
         self._session = session
         self._keys.clear()
-        return session
+        return self._session
 
     def _drop_session(self) -> None:
         # Closing calls C_Logout, which is what we want when starting over; a session that is
@@ -123,10 +115,8 @@ class Pkcs11Hsm:
         session, self._session = self._session, None
         self._keys.clear()
         if session is not None:
-            try:
+            with contextlib.suppress(p11e.PKCS11Error):
                 session.close()
-            except p11e.PKCS11Error:
-                pass
 
     def _call(self, what: str, fn: Callable[[pkcs11.Session], T]) -> T:
         """Run fn with the session under the lock; on a stale session reconnect and retry once."""
@@ -135,7 +125,9 @@ class Pkcs11Hsm:
                 try:
                     return fn(self._ensure_session())
                 except _STALE as exc:
-                    log.warning("PKCS#11 %s failed (%s), attempt %d", what, type(exc).__name__, attempt)
+                    log.warning(
+                        "PKCS#11 %s failed (%s), attempt %d", what, type(exc).__name__, attempt
+                    )
                     self._drop_session()
                     if attempt == 2:
                         raise Unavailable("HSM is unavailable") from None
@@ -145,7 +137,7 @@ class Pkcs11Hsm:
                     raise Unavailable("HSM is unavailable") from None
             raise AssertionError("unreachable")
 
-    def _key(self, session: pkcs11.Session, version_id: str) -> pkcs11.SecretKey:
+    def _key(self, session: pkcs11.Session, version_id: str) -> Any:
         key = self._keys.get(version_id)
         if key is None:
             try:
@@ -204,7 +196,7 @@ class Pkcs11Hsm:
         def decrypt(session: pkcs11.Session) -> bytes:
             key = self._key(session, version_id)
             try:
-                return key.decrypt(
+                plaintext: bytes = key.decrypt(
                     sealed,
                     mechanism=Mechanism.AES_GCM,
                     mechanism_param=GCMParams(iv, aad, TAG_BYTES * 8),
@@ -218,6 +210,7 @@ class Pkcs11Hsm:
                 p11e.FunctionFailed,
             ):
                 raise InvalidCiphertext() from None
+            return plaintext
 
         return self._call("decrypt", decrypt)
 
@@ -229,7 +222,10 @@ class Pkcs11Hsm:
             self._keys.pop(version_id, None)
             found = list(
                 session.get_objects(
-                    {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.ID: key_object_id(version_id)}
+                    {
+                        Attribute.CLASS: ObjectClass.SECRET_KEY,
+                        Attribute.ID: key_object_id(version_id),
+                    }
                 )
             )
             for obj in found:

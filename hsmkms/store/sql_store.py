@@ -31,16 +31,16 @@ from hsmkms.store.schema import key_versions, keys, operations
 log = logging.getLogger(__name__)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def to_us(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    return int(round(value.timestamp() * 1_000_000))
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
 
 
 def from_us(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+    return None if value is None else _EPOCH + value * _MICROSECOND
 
 
 def _required_time(value: int) -> datetime:
@@ -105,9 +105,7 @@ class Store:
             conn.execute(key_versions.insert().values(**_version_row(key.primary_version)))
             conn.execute(operations.insert().values(**_operation_row(op)))
 
-    def add_primary_version(
-        self, version: KeyVersion, rotated_at: datetime, op: Operation
-    ) -> None:
+    def add_primary_version(self, version: KeyVersion, rotated_at: datetime, op: Operation) -> None:
         """Insert a new version and make it the key's primary, with its operation."""
         with self._begin() as conn:
             conn.execute(key_versions.insert().values(**_version_row(version)))
@@ -174,7 +172,7 @@ def _key_row(key: SymmetricKey) -> dict[str, Any]:
         "default_algorithm": int(key.default_algorithm),
         "primary_version_id": key.primary_version.id,
         "rotation_period_us": (
-            None if key.rotation_period is None else key.rotation_period // timedelta(microseconds=1)
+            None if key.rotation_period is None else key.rotation_period // _MICROSECOND
         ),
         "deletion_protection": key.deletion_protection,
         "created_at_us": to_us(key.created_at),

@@ -3,47 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 import pytest
-from conftest import create_key
+from conftest import BAD_CIPHERTEXT, UNKNOWN_KEY, create_key, decrypt, encrypt, expect
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2 as c
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as ks
-
-BAD_CIPHERTEXT = "ciphertext is invalid or does not match the key and aad_context"
-UNKNOWN_KEY = "hkkdoesnotexist00000"
-
-
-def rpc_error(call: Callable[[], Any]) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    return info.value
-
-
-def expect(code: grpc.StatusCode, call: Callable[[], Any], field: str | None = None) -> str:
-    err = rpc_error(call)
-    assert err.code() == code, err.details()
-    if field is not None:
-        assert err.details().startswith(field), err.details()
-    return str(err.details())
-
-
-def encrypt(crypto: Any, key_id: str, plaintext: bytes, aad: bytes = b"", version_id: str = "") -> Any:
-    return crypto.Encrypt(
-        c.SymmetricEncryptRequest(
-            key_id=key_id, plaintext=plaintext, aad_context=aad, version_id=version_id
-        )
-    )
-
-
-def decrypt(crypto: Any, key_id: str, ciphertext: bytes, aad: bytes = b"") -> Any:
-    return crypto.Decrypt(
-        c.SymmetricDecryptRequest(key_id=key_id, ciphertext=ciphertext, aad_context=aad)
-    )
 
 
 @pytest.mark.parametrize("size", [1, 64, 32768])
@@ -53,7 +21,8 @@ def test_round_trip(crypto: Any, key: key_pb.SymmetricKey, size: int, aad: bytes
     enc = encrypt(crypto, key.id, plaintext, aad)
     assert enc.key_id == key.id
     assert enc.version_id == key.primary_version.id
-    assert plaintext not in enc.ciphertext
+    if size >= 16:  # a short plaintext may occur in random bytes by chance
+        assert plaintext not in enc.ciphertext
     dec = decrypt(crypto, key.id, enc.ciphertext, aad)
     assert (dec.key_id, dec.version_id, dec.plaintext) == (key.id, enc.version_id, plaintext)
 
@@ -69,7 +38,10 @@ def test_same_plaintext_gives_different_ciphertexts(crypto: Any, key: key_pb.Sym
         (c.SymmetricEncryptRequest(key_id="k" * 51, plaintext=b"p"), "key_id"),
         (c.SymmetricEncryptRequest(key_id="k"), "plaintext"),
         (c.SymmetricEncryptRequest(key_id="k", plaintext=b"p" * 32769), "plaintext"),
-        (c.SymmetricEncryptRequest(key_id="k", plaintext=b"p", aad_context=b"a" * 8193), "aad_context"),
+        (
+            c.SymmetricEncryptRequest(key_id="k", plaintext=b"p", aad_context=b"a" * 8193),
+            "aad_context",
+        ),
         (c.SymmetricEncryptRequest(key_id="k", plaintext=b"p", version_id="v" * 51), "version_id"),
     ],
 )
@@ -82,15 +54,37 @@ def test_encrypt_limits(crypto: Any, request_: Any, field: str) -> None:
     [
         ("Decrypt", c.SymmetricDecryptRequest(ciphertext=b"c"), "key_id"),
         ("Decrypt", c.SymmetricDecryptRequest(key_id="k"), "ciphertext"),
-        ("Decrypt", c.SymmetricDecryptRequest(key_id="k", ciphertext=b"c", aad_context=b"a" * 8193), "aad_context"),
+        (
+            "Decrypt",
+            c.SymmetricDecryptRequest(key_id="k", ciphertext=b"c", aad_context=b"a" * 8193),
+            "aad_context",
+        ),
         ("ReEncrypt", c.SymmetricReEncryptRequest(source_key_id="s", ciphertext=b"c"), "key_id"),
         ("ReEncrypt", c.SymmetricReEncryptRequest(key_id="k", ciphertext=b"c"), "source_key_id"),
         ("ReEncrypt", c.SymmetricReEncryptRequest(key_id="k", source_key_id="s"), "ciphertext"),
-        ("ReEncrypt", c.SymmetricReEncryptRequest(key_id="k", source_key_id="s" * 51, ciphertext=b"c"), "source_key_id"),
-        ("ReEncrypt", c.SymmetricReEncryptRequest(key_id="k", source_key_id="s", ciphertext=b"c", source_aad_context=b"a" * 8193), "source_aad_context"),
+        (
+            "ReEncrypt",
+            c.SymmetricReEncryptRequest(key_id="k", source_key_id="s" * 51, ciphertext=b"c"),
+            "source_key_id",
+        ),
+        (
+            "ReEncrypt",
+            c.SymmetricReEncryptRequest(
+                key_id="k", source_key_id="s", ciphertext=b"c", source_aad_context=b"a" * 8193
+            ),
+            "source_aad_context",
+        ),
         ("GenerateDataKey", c.GenerateDataKeyRequest(), "key_id"),
-        ("GenerateDataKey", c.GenerateDataKeyRequest(key_id="k", aad_context=b"a" * 8193), "aad_context"),
-        ("GenerateDataKey", c.GenerateDataKeyRequest(key_id="k", data_key_spec=42), "data_key_spec"),  # type: ignore[arg-type]
+        (
+            "GenerateDataKey",
+            c.GenerateDataKeyRequest(key_id="k", aad_context=b"a" * 8193),
+            "aad_context",
+        ),
+        (
+            "GenerateDataKey",
+            c.GenerateDataKeyRequest(key_id="k", data_key_spec=42),
+            "data_key_spec",
+        ),  # type: ignore[arg-type]
     ],
 )
 def test_other_limits(crypto: Any, method: str, request_: Any, field: str) -> None:
@@ -118,7 +112,10 @@ def test_unknown_or_foreign_version_is_not_found(
     crypto: Any, key: key_pb.SymmetricKey, other_key: key_pb.SymmetricKey
 ) -> None:
     for version_id in ("hkvdoesnotexist00000", other_key.primary_version.id):
-        expect(grpc.StatusCode.NOT_FOUND, lambda v=version_id: encrypt(crypto, key.id, b"p", version_id=v))
+        expect(
+            grpc.StatusCode.NOT_FOUND,
+            lambda v=version_id: encrypt(crypto, key.id, b"p", version_id=v),
+        )
         expect(
             grpc.StatusCode.NOT_FOUND,
             lambda v=version_id: crypto.GenerateDataKey(
@@ -143,7 +140,9 @@ class TestTampering:
         )
         assert details == BAD_CIPHERTEXT
 
-    def test_wrong_or_missing_aad(self, crypto: Any, key: key_pb.SymmetricKey, sealed: bytes) -> None:
+    def test_wrong_or_missing_aad(
+        self, crypto: Any, key: key_pb.SymmetricKey, sealed: bytes
+    ) -> None:
         for aad in (b"", b"context-2", self.AAD + b"\x00", self.AAD[:-1]):
             self._rejected(crypto, key.id, sealed, aad)
 
@@ -173,7 +172,9 @@ class TestTampering:
         foreign = encrypt(crypto, other_key.id, self.PLAINTEXT, self.AAD).ciphertext
         self._rejected(crypto, key.id, foreign)
 
-    def test_errors_reveal_nothing(self, crypto: Any, key: key_pb.SymmetricKey, sealed: bytes) -> None:
+    def test_errors_reveal_nothing(
+        self, crypto: Any, key: key_pb.SymmetricKey, sealed: bytes
+    ) -> None:
         details = expect(
             grpc.StatusCode.INVALID_ARGUMENT, lambda: decrypt(crypto, key.id, sealed, b"secret-aad")
         )
@@ -197,8 +198,13 @@ class TestReEncrypt:
         assert (r.key_id, r.version_id) == (other_key.id, other_key.primary_version.id)
         assert (r.source_key_id, r.source_version_id) == (key.id, key.primary_version.id)
         assert decrypt(crypto, other_key.id, r.ciphertext, b"new").plaintext == b"payload"
-        expect(grpc.StatusCode.INVALID_ARGUMENT, lambda: decrypt(crypto, other_key.id, r.ciphertext, b"old"))
-        expect(grpc.StatusCode.INVALID_ARGUMENT, lambda: decrypt(crypto, key.id, r.ciphertext, b"new"))
+        expect(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            lambda: decrypt(crypto, other_key.id, r.ciphertext, b"old"),
+        )
+        expect(
+            grpc.StatusCode.INVALID_ARGUMENT, lambda: decrypt(crypto, key.id, r.ciphertext, b"new")
+        )
 
     def test_same_key_to_new_primary(
         self, crypto: Any, keys: Any, key: key_pb.SymmetricKey
@@ -264,8 +270,12 @@ class TestGenerateDataKey:
         )
         assert len(r.data_key_plaintext) == length
         assert (r.key_id, r.version_id) == (key.id, key.primary_version.id)
-        assert decrypt(crypto, key.id, r.data_key_ciphertext, b"dk").plaintext == r.data_key_plaintext
-        expect(grpc.StatusCode.INVALID_ARGUMENT, lambda: decrypt(crypto, key.id, r.data_key_ciphertext))
+        assert (
+            decrypt(crypto, key.id, r.data_key_ciphertext, b"dk").plaintext == r.data_key_plaintext
+        )
+        expect(
+            grpc.StatusCode.INVALID_ARGUMENT, lambda: decrypt(crypto, key.id, r.data_key_ciphertext)
+        )
 
     def test_keys_are_fresh(self, crypto: Any, key: key_pb.SymmetricKey) -> None:
         generated = {

@@ -52,7 +52,9 @@ def test_valid_request_passes() -> None:
         (key_service_pb.CreateSymmetricKeyRequest(default_algorithm=3), "folder_id"),
         (key_service_pb.CreateSymmetricKeyRequest(folder_id="f"), "default_algorithm"),
         (
-            key_service_pb.CreateSymmetricKeyRequest(folder_id="f", default_algorithm=3, name="n" * 101),
+            key_service_pb.CreateSymmetricKeyRequest(
+                folder_id="f", default_algorithm=3, name="n" * 101
+            ),
             "name",
         ),
         (
