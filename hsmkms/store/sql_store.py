@@ -7,6 +7,8 @@ happens in one transaction. The schema is created and upgraded by Alembic at ope
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -61,7 +63,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 class Store:
     def __init__(self, url: str) -> None:
-        self._engine: Engine = create_engine(url)
+        # hide_parameters: errors logged from the store never echo row values.
+        self._engine: Engine = create_engine(url, hide_parameters=True)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self._migrate()
@@ -82,19 +85,15 @@ class Store:
         with self._connect() as conn:
             conn.execute(text("SELECT 1"))
 
-    def _connect(self) -> Connection:
-        try:
-            return self._engine.connect()
-        except OperationalError:
-            log.exception("store connection failed")
-            raise Unavailable("metadata store is unavailable") from None
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with _unavailable_on_db_error(), self._engine.connect() as conn:
+            yield conn
 
-    def _begin(self) -> Any:
-        try:
-            return self._engine.begin()
-        except OperationalError:
-            log.exception("store transaction failed")
-            raise Unavailable("metadata store is unavailable") from None
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with _unavailable_on_db_error(), self._engine.begin() as conn:
+            yield conn
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -106,7 +105,7 @@ class Store:
             conn.execute(operations.insert().values(**_operation_row(op)))
 
     def add_primary_version(self, version: KeyVersion, rotated_at: datetime, op: Operation) -> None:
-        """Insert a new version and make it the key's primary, with its operation."""
+        """Insert a new version and make it the key's primary, with its operation, atomically."""
         with self._begin() as conn:
             conn.execute(key_versions.insert().values(**_version_row(version)))
             conn.execute(
@@ -116,30 +115,24 @@ class Store:
             )
             conn.execute(operations.insert().values(**_operation_row(op)))
 
-    def finish_operation(self, op: Operation) -> None:
-        with self._begin() as conn:
-            conn.execute(
-                update(operations)
-                .where(operations.c.id == op.id)
-                .values(
-                    done=op.done,
-                    modified_at_us=to_us(op.modified_at),
-                    metadata=op.metadata,
-                    **_response_columns(op.response),
-                )
-            )
-
     # -- reads --------------------------------------------------------------------------------
 
     def get_key(self, key_id: str) -> SymmetricKey | None:
+        """The key with its primary version, in one query."""
+        primary = key_versions.alias("primary")
+        query = (
+            select(keys, *(c.label("pv_" + c.name) for c in primary.c))
+            .join(primary, primary.c.id == keys.c.primary_version_id)
+            .where(keys.c.id == key_id)
+        )
         with self._connect() as conn:
-            row = conn.execute(select(keys).where(keys.c.id == key_id)).first()
-            if row is None:
-                return None
-            primary = conn.execute(
-                select(key_versions).where(key_versions.c.id == row.primary_version_id)
-            ).one()
-        return _key_from_row(row, _version_from_row(primary, primary=True))
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        version = _version_from_row(
+            _Obj({c.name: row._mapping["pv_" + c.name] for c in primary.c}), True
+        )
+        return _key_from_row(row, version)
 
     def get_version(self, version_id: str) -> KeyVersion | None:
         with self._connect() as conn:
@@ -156,6 +149,16 @@ class Store:
         with self._connect() as conn:
             row = conn.execute(select(operations).where(operations.c.id == operation_id)).first()
         return None if row is None else _operation_from_row(row)
+
+
+@contextmanager
+def _unavailable_on_db_error() -> Iterator[None]:
+    """A store that cannot be reached or is locked for too long is a retryable failure."""
+    try:
+        yield
+    except OperationalError:
+        log.exception("metadata store failed")
+        raise Unavailable("metadata store is unavailable") from None
 
 
 # -- rows <-> domain ------------------------------------------------------------------------------
