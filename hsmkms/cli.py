@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hsmkms import __version__, config, dev, errors, server
+from hsmkms.service.background import reconcile
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +30,28 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow listening on a non-loopback address without TLS or authentication",
     )
+    p_doctor = sub.add_parser(
+        "doctor", help="compare the store with the token and report differences"
+    )
+    source = p_doctor.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data-dir", type=Path, metavar="DIR", help="a `hsmkms dev` data dir")
+    source.add_argument("--config", type=Path, metavar="FILE", help="a `hsmkms serve` config")
+    p_doctor.add_argument(
+        "--fix",
+        action="store_true",
+        help="destroy key objects left behind by interrupted destructions (nothing else)",
+    )
     return parser
+
+
+def _doctor(settings: config.Settings, fix: bool) -> int:
+    app = server.build_app(settings)
+    try:
+        report = reconcile(app.store, app.hsm, fix=fix)
+    finally:
+        app.close()
+    print("\n".join(report.lines()))
+    return 0 if report.clean else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        if args.command == "doctor":
+            if args.data_dir is not None:
+                settings = dev.prepare(args.data_dir, config.DEFAULT_LISTEN)
+            else:
+                settings = config.load(args.config)
+            return _doctor(settings, args.fix)
         if args.command == "dev":
             if not config.is_loopback(args.listen):
                 raise config.ConfigError(

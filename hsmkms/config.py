@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from hsmkms.domain import LifecyclePolicy
 from hsmkms.hsm.pkcs11_hsm import TokenConfig
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_GRACE_SECONDS = 10.0
 DEFAULT_THREADS = 4
+DEFAULT_SCHEDULER_INTERVAL = 10.0
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigError(Exception):
@@ -34,6 +40,47 @@ class Settings:
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     # Environment the PKCS#11 module reads at load time (SOFTHSM2_CONF, vendor config paths).
     module_environment: dict[str, str] = field(default_factory=dict)
+    lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
+    # How often due destructions and rotations are looked for.
+    scheduler_interval: float = DEFAULT_SCHEDULER_INTERVAL
+
+
+def parse_duration(value: object, name: str) -> timedelta:
+    """A duration from a number of seconds or a string like "90s", "15m", "12h", "7d"."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a duration such as 30s, 15m, 12h or 7d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if match is None:
+            raise ConfigError(f"{name}: expected a duration such as 30s, 15m, 12h or 7d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ConfigError(f"{name}: must be positive")
+    return timedelta(seconds=seconds)
+
+
+def _lifecycle(section: dict[str, Any]) -> LifecyclePolicy:
+    defaults = LifecyclePolicy()
+    known = {f for f in LifecyclePolicy.__dataclass_fields__}
+    unknown = sorted(set(section) - known - {"scheduler_interval"})
+    if unknown:
+        raise ConfigError(f"lifecycle.{unknown[0]}: unknown setting")
+    policy = LifecyclePolicy(
+        **{
+            name: parse_duration(section[name], f"lifecycle.{name}")
+            if name in section
+            else getattr(defaults, name)
+            for name in known
+        }
+    )
+    if not policy.min_pending_period <= policy.default_pending_period <= policy.max_pending_period:
+        raise ConfigError(
+            "lifecycle: default_pending_period must lie between min_pending_period and "
+            "max_pending_period"
+        )
+    return policy
 
 
 def read_secret_file(path: Path) -> str:
@@ -105,6 +152,7 @@ def load(path: Path) -> Settings:
     if not isinstance(environment, dict):
         raise ConfigError("hsm.environment must be a table of strings")
     server = data.get("server", {})
+    lifecycle = data.get("lifecycle", {})
     return Settings(
         token=TokenConfig(
             module_path=str(hsm["module"]),
@@ -116,4 +164,9 @@ def load(path: Path) -> Settings:
         threads=int(server.get("threads", DEFAULT_THREADS)),
         grace_seconds=float(server.get("grace_seconds", DEFAULT_GRACE_SECONDS)),
         module_environment={str(k): str(v) for k, v in environment.items()},
+        lifecycle=_lifecycle(lifecycle),
+        scheduler_interval=parse_duration(
+            lifecycle.get("scheduler_interval", DEFAULT_SCHEDULER_INTERVAL),
+            "lifecycle.scheduler_interval",
+        ).total_seconds(),
     )

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from hsmkms.config import Settings, read_secret_file, write_secret_file
+from hsmkms.domain import LifecyclePolicy
 from hsmkms.hsm import softhsm
 from hsmkms.hsm.pkcs11_hsm import TokenConfig
 
 DEV_TOKEN_LABEL = "hsmkms-dev"
+DEV_LIFECYCLE = LifecyclePolicy(
+    min_pending_period=timedelta(seconds=1),
+    key_deletion_pending_period=timedelta(seconds=10),
+)
 
 
 def _secret(path: Path) -> str:
@@ -32,4 +38,7 @@ def prepare(data_dir: Path, listen: str) -> Settings:
         store_url=f"sqlite:///{data_dir / 'hsmkms.db'}",
         listen=listen,
         module_environment={"SOFTHSM2_CONF": str(conf)},
+        # Short enough that scheduled destruction and rotation can be tried out and tested.
+        lifecycle=DEV_LIFECYCLE,
+        scheduler_interval=1.0,
     )

@@ -107,6 +107,28 @@ class Operation:
     key_id: str = ""
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a list ordered by (created_at, id): what a page token encodes."""
+
+    created_at_us: int
+    id: str
+
+    @classmethod
+    def at(cls, created_at: datetime, id_: str) -> Cursor:
+        return cls(to_micros(created_at), id_)
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    """Limits and defaults of scheduled destruction (see docs/configuration.md)."""
+
+    default_pending_period: timedelta = timedelta(days=7)
+    min_pending_period: timedelta = timedelta(days=1)
+    max_pending_period: timedelta = timedelta(days=90)
+    key_deletion_pending_period: timedelta = timedelta(days=7)
+
+
 # IDs look like Yandex Cloud's: a three-letter prefix and 17 base32 characters, 20 in all.
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"
 KEY_ID_PREFIX = "hkk"
@@ -120,3 +142,16 @@ def new_id(prefix: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the Unix epoch, exactly (no float rounding)."""
+    return (value - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + value * MICROSECOND

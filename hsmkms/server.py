@@ -22,6 +22,7 @@ from hsmkms.api.grpc_services import (
 from hsmkms.config import Settings
 from hsmkms.hsm.pkcs11_hsm import Pkcs11Hsm
 from hsmkms.service import CryptoService, KeyService, OperationService
+from hsmkms.service.background import Scheduler, reconcile
 from hsmkms.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,22 @@ def build_app(settings: Settings) -> App:
     return App(
         store=store,
         hsm=hsm,
-        keys=KeyService(store, hsm),
+        keys=KeyService(store, hsm, settings.lifecycle),
         crypto=CryptoService(store, hsm),
         operations=OperationService(store),
     )
+
+
+def check_consistency(app: App) -> None:
+    """At start: finish interrupted destructions and report what differs between store and token."""
+    report = reconcile(app.store, app.hsm, fix=True)
+    for line in report.lines():
+        if line.startswith("ERROR"):
+            log.error("consistency: %s", line)
+        elif line.startswith(("WARN", "FIXED")):
+            log.warning("consistency: %s", line)
+        else:
+            log.info("consistency: %s", line)
 
 
 def create_server(app: App, address: str, threads: int) -> tuple[grpc.Server, int]:
@@ -87,15 +100,19 @@ def create_server(app: App, address: str, threads: int) -> tuple[grpc.Server, in
 def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then finish in-flight calls and log out of the token."""
     app = build_app(settings)
+    check_consistency(app)
     server, port = create_server(app, settings.listen, settings.threads)
+    scheduler = Scheduler(app.keys, settings.scheduler_interval)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     server.start()
+    scheduler.start()
     host = settings.listen.rsplit(":", 1)[0]
     log.info("hsmkms listening on %s:%d", host, port)
     stop.wait()
     log.info("shutting down: finishing in-flight calls")
+    scheduler.stop()
     server.stop(settings.grace_seconds).wait()
     app.close()
     log.info("stopped")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
 from hsmkms._pb.yandex.cloud.operation import operation_pb2
-from hsmkms.domain import KeyVersion, Operation, SymmetricKey
+from hsmkms.domain import KeyVersion, Operation, SymmetricAlgorithm, SymmetricKey
+from hsmkms.service.keys import KeySpec
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -81,3 +84,34 @@ def operation_to_proto(op: Operation) -> operation_pb2.Operation:
     elif isinstance(op.response, KeyVersion):
         msg.response.CopyFrom(_pack(version_to_proto(op.response)))
     return msg
+
+
+def optional_duration(message: Any, field: str) -> timedelta | None:
+    if not message.HasField(field):
+        return None
+    value: timedelta = getattr(message, field).ToTimedelta()
+    return value
+
+
+def key_spec(
+    request: key_service_pb.CreateSymmetricKeyRequest | key_service_pb.UpdateSymmetricKeyRequest,
+) -> KeySpec:
+    """The key attributes carried by a Create or Update request."""
+    return KeySpec(
+        folder_id=getattr(request, "folder_id", ""),
+        default_algorithm=SymmetricAlgorithm(request.default_algorithm),
+        name=request.name,
+        description=request.description,
+        labels=dict(request.labels),
+        status=getattr(request, "status", 0),
+        rotation_period=optional_duration(request, "rotation_period"),
+        deletion_protection=request.deletion_protection,
+    )
+
+
+_CAMEL = re.compile(r"(?<!^)([A-Z])")
+
+
+def mask_path(path: str) -> str:
+    """A field mask path in snake_case (REST clients send camelCase)."""
+    return _CAMEL.sub(r"_\1", path).lower()

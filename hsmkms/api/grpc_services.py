@@ -14,11 +14,17 @@ from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key
 from hsmkms._pb.yandex.cloud.operation import operation_pb2
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2 as op_service_pb
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_service_grpc
-from hsmkms.api.convert import key_to_proto, operation_to_proto
+from hsmkms.api.convert import (
+    key_spec,
+    key_to_proto,
+    mask_path,
+    operation_to_proto,
+    optional_duration,
+    version_to_proto,
+)
 from hsmkms.api.status import rpc
 from hsmkms.domain import SymmetricAlgorithm
 from hsmkms.service import CryptoService, KeyService, OperationService
-from hsmkms.service.keys import NewKey
 
 Context: TypeAlias = grpc.ServicerContext
 
@@ -94,20 +100,7 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
     def Create(
         self, request: key_service_pb.CreateSymmetricKeyRequest, context: Context
     ) -> operation_pb2.Operation:
-        new_key = NewKey(
-            folder_id=request.folder_id,
-            default_algorithm=SymmetricAlgorithm(request.default_algorithm),
-            name=request.name,
-            description=request.description,
-            labels=dict(request.labels),
-            rotation_period=(
-                request.rotation_period.ToTimedelta()
-                if request.HasField("rotation_period")
-                else None
-            ),
-            deletion_protection=request.deletion_protection,
-        )
-        return operation_to_proto(self._keys.create(new_key))
+        return operation_to_proto(self._keys.create(key_spec(request)))
 
     @rpc
     def Get(
@@ -116,10 +109,84 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
         return key_to_proto(self._keys.get(request.key_id))
 
     @rpc
+    def List(
+        self, request: key_service_pb.ListSymmetricKeysRequest, context: Context
+    ) -> key_service_pb.ListSymmetricKeysResponse:
+        page = self._keys.list_keys(request.folder_id, request.page_size, request.page_token)
+        return key_service_pb.ListSymmetricKeysResponse(
+            keys=[key_to_proto(k) for k in page.items], next_page_token=page.next_page_token
+        )
+
+    @rpc
+    def ListVersions(
+        self, request: key_service_pb.ListSymmetricKeyVersionsRequest, context: Context
+    ) -> key_service_pb.ListSymmetricKeyVersionsResponse:
+        page = self._keys.list_versions(request.key_id, request.page_size, request.page_token)
+        return key_service_pb.ListSymmetricKeyVersionsResponse(
+            key_versions=[version_to_proto(v) for v in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    @rpc
+    def Update(
+        self, request: key_service_pb.UpdateSymmetricKeyRequest, context: Context
+    ) -> operation_pb2.Operation:
+        paths = [mask_path(p) for p in request.update_mask.paths]
+        return operation_to_proto(self._keys.update(request.key_id, paths, key_spec(request)))
+
+    @rpc
+    def Delete(
+        self, request: key_service_pb.DeleteSymmetricKeyRequest, context: Context
+    ) -> operation_pb2.Operation:
+        return operation_to_proto(self._keys.delete(request.key_id))
+
+    @rpc
+    def SetPrimaryVersion(
+        self, request: key_service_pb.SetPrimarySymmetricKeyVersionRequest, context: Context
+    ) -> operation_pb2.Operation:
+        return operation_to_proto(
+            self._keys.set_primary_version(request.key_id, request.version_id)
+        )
+
+    @rpc
+    def ScheduleVersionDestruction(
+        self,
+        request: key_service_pb.ScheduleSymmetricKeyVersionDestructionRequest,
+        context: Context,
+    ) -> operation_pb2.Operation:
+        return operation_to_proto(
+            self._keys.schedule_version_destruction(
+                request.key_id,
+                request.version_id,
+                optional_duration(request, "pending_period"),
+            )
+        )
+
+    @rpc
+    def CancelVersionDestruction(
+        self,
+        request: key_service_pb.CancelSymmetricKeyVersionDestructionRequest,
+        context: Context,
+    ) -> operation_pb2.Operation:
+        return operation_to_proto(
+            self._keys.cancel_version_destruction(request.key_id, request.version_id)
+        )
+
+    @rpc
     def Rotate(
         self, request: key_service_pb.RotateSymmetricKeyRequest, context: Context
     ) -> operation_pb2.Operation:
         return operation_to_proto(self._keys.rotate(request.key_id))
+
+    @rpc
+    def ListOperations(
+        self, request: key_service_pb.ListSymmetricKeyOperationsRequest, context: Context
+    ) -> key_service_pb.ListSymmetricKeyOperationsResponse:
+        page = self._keys.list_operations(request.key_id, request.page_size, request.page_token)
+        return key_service_pb.ListSymmetricKeyOperationsResponse(
+            operations=[operation_to_proto(op) for op in page.items],
+            next_page_token=page.next_page_token,
+        )
 
 
 class OperationServicer(op_service_grpc.OperationServiceServicer):

@@ -33,6 +33,8 @@ keys = Table(
     Column("deletion_protection", Boolean, nullable=False, default=False),
     Column("created_at_us", BigInteger, nullable=False),
     Column("rotated_at_us", BigInteger, nullable=True),
+    # Set when the key is deleted: the row stays for its operations and versions' destruction.
+    Column("deleted_at_us", BigInteger, nullable=True),
     Index("ix_keys_folder", "folder_id", "created_at_us", "id"),
 )
 

@@ -9,40 +9,51 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import OperationalError
 
 from hsmkms.domain import (
+    MICROSECOND,
+    Cursor,
     KeyStatus,
     KeyVersion,
     Operation,
     SymmetricAlgorithm,
     SymmetricKey,
     VersionStatus,
+    from_micros,
+    to_micros,
 )
 from hsmkms.errors import Unavailable
 from hsmkms.store.schema import key_versions, keys, operations
 
+# Store columns written for each updatable field of a key.
+_KEY_FIELD_COLUMNS = {
+    "name": ("name",),
+    "description": ("description",),
+    "labels": ("labels",),
+    "status": ("status",),
+    "default_algorithm": ("default_algorithm",),
+    "rotation_period": ("rotation_period_us",),
+    "deletion_protection": ("deletion_protection",),
+}
+
 log = logging.getLogger(__name__)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 def to_us(value: datetime | None) -> int | None:
-    return None if value is None else (value - _EPOCH) // _MICROSECOND
+    return None if value is None else to_micros(value)
 
 
 def from_us(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + value * _MICROSECOND
+    return None if value is None else from_micros(value)
 
 
 def _required_time(value: int) -> datetime:
@@ -96,6 +107,10 @@ class Store:
             yield conn
 
     # -- writes -------------------------------------------------------------------------------
+    #
+    # Every precondition that could race with another writer is part of the UPDATE's WHERE
+    # clause, so the check and the change are one atomic statement; a change that affects no
+    # row is rolled back together with its operation record and reported as False.
 
     def create_key(self, key: SymmetricKey, op: Operation) -> None:
         """Insert a key, its primary version and the operation that created it, atomically."""
@@ -104,51 +119,317 @@ class Store:
             conn.execute(key_versions.insert().values(**_version_row(key.primary_version)))
             conn.execute(operations.insert().values(**_operation_row(op)))
 
-    def add_primary_version(self, version: KeyVersion, rotated_at: datetime, op: Operation) -> None:
-        """Insert a new version and make it the key's primary, with its operation, atomically."""
-        with self._begin() as conn:
-            conn.execute(key_versions.insert().values(**_version_row(version)))
-            conn.execute(
-                update(keys)
-                .where(keys.c.id == version.key_id)
-                .values(primary_version_id=version.id, rotated_at_us=to_us(rotated_at))
+    def add_primary_version(
+        self,
+        version: KeyVersion,
+        op: Operation,
+        expected_primary_id: str | None = None,
+        expected_basis: datetime | None = None,
+    ) -> bool:
+        """Insert a new version and make it the key's primary, with its operation, atomically.
+
+        With `expected_primary_id` and `expected_basis` (rotated_at, or created_at when never
+        rotated), the rotation happens only if nobody rotated the key since: scheduled rotation
+        by several workers rotates once.
+        """
+        condition = (keys.c.id == version.key_id) & keys.c.deleted_at_us.is_(None)
+        if expected_primary_id is not None:
+            basis = func.coalesce(keys.c.rotated_at_us, keys.c.created_at_us)
+            condition &= (keys.c.primary_version_id == expected_primary_id) & (
+                basis == to_us(expected_basis)
             )
-            conn.execute(operations.insert().values(**_operation_row(op)))
+        try:
+            with self._begin() as conn:
+                conn.execute(key_versions.insert().values(**_version_row(version)))
+                _require(
+                    conn.execute(
+                        update(keys)
+                        .where(condition)
+                        .values(
+                            primary_version_id=version.id, rotated_at_us=to_us(version.created_at)
+                        )
+                    )
+                )
+                conn.execute(operations.insert().values(**_operation_row(op)))
+        except _NoChange:
+            return False
+        return True
+
+    def update_key(self, key: SymmetricKey, fields: frozenset[str], op: Operation) -> bool:
+        """Write the named fields of `key` (domain field names), with its operation."""
+        row = _key_row(key)
+        columns = {column: row[column] for f in fields for column in _KEY_FIELD_COLUMNS[f]}
+        return self._change(
+            update(keys)
+            .where((keys.c.id == key.id) & keys.c.deleted_at_us.is_(None))
+            .values(**columns),
+            op,
+        )
+
+    def delete_key(self, key_id: str, now: datetime, destroy_at: datetime, op: Operation) -> bool:
+        """Mark a key deleted unless it is protected; schedule its versions for destruction."""
+        try:
+            with self._begin() as conn:
+                _require(
+                    conn.execute(
+                        update(keys)
+                        .where(
+                            (keys.c.id == key_id)
+                            & keys.c.deleted_at_us.is_(None)
+                            & keys.c.deletion_protection.is_(False)
+                        )
+                        .values(deleted_at_us=to_us(now))
+                    )
+                )
+                self._schedule_key_versions(conn, key_id, destroy_at)
+                conn.execute(operations.insert().values(**_operation_row(op)))
+        except _NoChange:
+            return False
+        return True
+
+    @staticmethod
+    def _schedule_key_versions(conn: Connection, key_id: str, destroy_at: datetime) -> None:
+        scheduled = int(VersionStatus.SCHEDULED_FOR_DESTRUCTION)
+        conn.execute(
+            update(key_versions)
+            .where(
+                (key_versions.c.key_id == key_id)
+                & (key_versions.c.status == int(VersionStatus.ACTIVE))
+            )
+            .values(status=scheduled, destroy_at_us=to_us(destroy_at))
+        )
+        # A version already scheduled keeps the earlier of the two dates.
+        conn.execute(
+            update(key_versions)
+            .where(
+                (key_versions.c.key_id == key_id)
+                & (key_versions.c.status == scheduled)
+                & (key_versions.c.destroy_at_us > to_us(destroy_at))
+            )
+            .values(destroy_at_us=to_us(destroy_at))
+        )
+
+    def set_primary_version(self, key_id: str, version_id: str, op: Operation) -> bool:
+        """Make an ACTIVE version of the key its primary."""
+        usable = (
+            select(key_versions.c.id)
+            .where(
+                (key_versions.c.id == version_id)
+                & (key_versions.c.key_id == key_id)
+                & (key_versions.c.status == int(VersionStatus.ACTIVE))
+            )
+            .exists()
+        )
+        return self._change(
+            update(keys)
+            .where((keys.c.id == key_id) & keys.c.deleted_at_us.is_(None) & usable)
+            .values(primary_version_id=version_id),
+            op,
+        )
+
+    def schedule_version_destruction(
+        self, key_id: str, version_id: str, destroy_at: datetime, op: Operation
+    ) -> bool:
+        """ACTIVE -> SCHEDULED_FOR_DESTRUCTION, unless the version is the key's primary."""
+        primary = (
+            select(keys.c.primary_version_id)
+            .where((keys.c.id == key_id) & keys.c.deleted_at_us.is_(None))
+            .scalar_subquery()
+        )
+        return self._change(
+            update(key_versions)
+            .where(
+                (key_versions.c.id == version_id)
+                & (key_versions.c.key_id == key_id)
+                & (key_versions.c.status == int(VersionStatus.ACTIVE))
+                & (key_versions.c.id != primary)
+            )
+            .values(
+                status=int(VersionStatus.SCHEDULED_FOR_DESTRUCTION),
+                destroy_at_us=to_us(destroy_at),
+            ),
+            op,
+        )
+
+    def cancel_version_destruction(
+        self, key_id: str, version_id: str, now: datetime, op: Operation
+    ) -> bool:
+        """SCHEDULED_FOR_DESTRUCTION -> ACTIVE, only while the destruction is not yet due."""
+        key_live = (
+            select(keys.c.id).where((keys.c.id == key_id) & keys.c.deleted_at_us.is_(None)).exists()
+        )
+        return self._change(
+            update(key_versions)
+            .where(
+                (key_versions.c.id == version_id)
+                & (key_versions.c.key_id == key_id)
+                & (key_versions.c.status == int(VersionStatus.SCHEDULED_FOR_DESTRUCTION))
+                & (key_versions.c.destroy_at_us > to_us(now))
+                & key_live
+            )
+            .values(status=int(VersionStatus.ACTIVE), destroy_at_us=None),
+            op,
+        )
+
+    def claim_due_destruction(self, version_id: str, now: datetime) -> bool:
+        """Mark a due version DESTROYED; True for exactly one caller across all workers.
+
+        The store changes first and the token object is destroyed after: a crash in between
+        leaves an object for a DESTROYED version (finished by reconciliation), never a usable
+        version without its object.
+        """
+        with self._begin() as conn:
+            changed = conn.execute(
+                update(key_versions)
+                .where(
+                    (key_versions.c.id == version_id)
+                    & (key_versions.c.status == int(VersionStatus.SCHEDULED_FOR_DESTRUCTION))
+                    & (key_versions.c.destroy_at_us <= to_us(now))
+                )
+                .values(status=int(VersionStatus.DESTROYED))
+            ).rowcount
+        return bool(changed)
+
+    def _change(self, statement: Any, op: Operation) -> bool:
+        """Run a conditional UPDATE and record its operation, or neither."""
+        try:
+            with self._begin() as conn:
+                _require(conn.execute(statement))
+                conn.execute(operations.insert().values(**_operation_row(op)))
+        except _NoChange:
+            return False
+        return True
 
     # -- reads --------------------------------------------------------------------------------
 
-    def get_key(self, key_id: str) -> SymmetricKey | None:
-        """The key with its primary version, in one query."""
+    def _keys_query(self) -> tuple[Select[Any], Any]:
         primary = key_versions.alias("primary")
         query = (
             select(keys, *(c.label("pv_" + c.name) for c in primary.c))
             .join(primary, primary.c.id == keys.c.primary_version_id)
-            .where(keys.c.id == key_id)
+            .where(keys.c.deleted_at_us.is_(None))
         )
+        return query, primary
+
+    @staticmethod
+    def _key_with_primary(row: Row[Any], primary: Any) -> SymmetricKey:
+        version = _Obj({c.name: row._mapping["pv_" + c.name] for c in primary.c})
+        return _key_from_row(row, _version_from_row(version, primary=True))
+
+    def get_key(self, key_id: str) -> SymmetricKey | None:
+        """The key with its primary version, in one query; None if unknown or deleted."""
+        query, primary = self._keys_query()
         with self._connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        version = _version_from_row(
-            _Obj({c.name: row._mapping["pv_" + c.name] for c in primary.c}), True
+            row = conn.execute(query.where(keys.c.id == key_id)).first()
+        return None if row is None else self._key_with_primary(row, primary)
+
+    def list_keys(self, folder_id: str, after: Cursor | None, limit: int) -> list[SymmetricKey]:
+        """Keys of a folder in creation order, starting after the cursor."""
+        query, primary = self._keys_query()
+        query = query.where(keys.c.folder_id == folder_id)
+        if after is not None:
+            query = query.where(_after(keys.c.created_at_us, keys.c.id, after))
+        query = query.order_by(keys.c.created_at_us, keys.c.id).limit(limit)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [self._key_with_primary(row, primary) for row in rows]
+
+    def _versions_query(self) -> Select[Any]:
+        return (
+            select(key_versions, keys.c.primary_version_id)
+            .join(keys, keys.c.id == key_versions.c.key_id)
+            .where(keys.c.deleted_at_us.is_(None))
         )
-        return _key_from_row(row, version)
 
     def get_version(self, version_id: str) -> KeyVersion | None:
+        """A version of a key that is not deleted."""
         with self._connect() as conn:
             row = conn.execute(
-                select(key_versions, keys.c.primary_version_id)
-                .join(keys, keys.c.id == key_versions.c.key_id)
-                .where(key_versions.c.id == version_id)
+                self._versions_query().where(key_versions.c.id == version_id)
             ).first()
-        if row is None:
-            return None
-        return _version_from_row(row, primary=row.primary_version_id == row.id)
+        return None if row is None else _version_from_row(row, row.primary_version_id == row.id)
+
+    def list_versions(self, key_id: str, after: Cursor | None, limit: int) -> list[KeyVersion]:
+        query = self._versions_query().where(key_versions.c.key_id == key_id)
+        if after is not None:
+            query = query.where(_after(key_versions.c.created_at_us, key_versions.c.id, after))
+        query = query.order_by(key_versions.c.created_at_us, key_versions.c.id).limit(limit)
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [_version_from_row(row, row.primary_version_id == row.id) for row in rows]
 
     def get_operation(self, operation_id: str) -> Operation | None:
         with self._connect() as conn:
             row = conn.execute(select(operations).where(operations.c.id == operation_id)).first()
         return None if row is None else _operation_from_row(row)
+
+    def list_operations(self, key_id: str, before: Cursor | None, limit: int) -> list[Operation]:
+        """Operations of a key, newest first, starting before the cursor."""
+        query = select(operations).where(operations.c.key_id == key_id)
+        if before is not None:
+            c_at, c_id = operations.c.created_at_us, operations.c.id
+            query = query.where(
+                (c_at < before.created_at_us)
+                | ((c_at == before.created_at_us) & (c_id < before.id))
+            )
+        query = query.order_by(operations.c.created_at_us.desc(), operations.c.id.desc())
+        with self._connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [_operation_from_row(row) for row in rows]
+
+    # -- background work and reconciliation ---------------------------------------------------
+
+    def due_destructions(self, now: datetime) -> list[str]:
+        """IDs of versions whose destroy_at has passed (of live and deleted keys alike)."""
+        with self._connect() as conn:
+            return list(
+                conn.execute(
+                    select(key_versions.c.id).where(
+                        (key_versions.c.status == int(VersionStatus.SCHEDULED_FOR_DESTRUCTION))
+                        & (key_versions.c.destroy_at_us <= to_us(now))
+                    )
+                ).scalars()
+            )
+
+    def due_rotations(self, now: datetime) -> list[SymmetricKey]:
+        """ACTIVE keys whose rotation period has passed since their last rotation or creation."""
+        query, primary = self._keys_query()
+        basis = func.coalesce(keys.c.rotated_at_us, keys.c.created_at_us)
+        query = query.where(
+            keys.c.rotation_period_us.is_not(None)
+            & (keys.c.status == int(KeyStatus.ACTIVE))
+            & (basis + keys.c.rotation_period_us <= to_us(now))
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [self._key_with_primary(row, primary) for row in rows]
+
+    def version_statuses(self) -> dict[str, VersionStatus]:
+        """Every version ever created, deleted keys included."""
+        with self._connect() as conn:
+            rows = conn.execute(select(key_versions.c.id, key_versions.c.status)).all()
+        return {row.id: VersionStatus(row.status) for row in rows}
+
+
+class _NoChange(Exception):
+    """Raised inside a transaction to roll it back when its conditional UPDATE matched nothing."""
+
+
+def _require(result: Any) -> None:
+    if not result.rowcount:
+        raise _NoChange
+
+
+def _before(created_at: Any, id_: Any, cursor: Cursor) -> Any:
+    return (created_at < cursor.created_at_us) | (
+        (created_at == cursor.created_at_us) & (id_ < cursor.id)
+    )
+
+
+def _after(created_at: Any, id_: Any, cursor: Cursor) -> Any:
+    return (created_at > cursor.created_at_us) | (
+        (created_at == cursor.created_at_us) & (id_ > cursor.id)
+    )
 
 
 @contextmanager
@@ -175,7 +456,7 @@ def _key_row(key: SymmetricKey) -> dict[str, Any]:
         "default_algorithm": int(key.default_algorithm),
         "primary_version_id": key.primary_version.id,
         "rotation_period_us": (
-            None if key.rotation_period is None else key.rotation_period // _MICROSECOND
+            None if key.rotation_period is None else key.rotation_period // MICROSECOND
         ),
         "deletion_protection": key.deletion_protection,
         "created_at_us": to_us(key.created_at),

@@ -1,0 +1,110 @@
+"""Scheduled work (destruction, rotation) and token/store reconciliation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from hsmkms.domain import VersionStatus
+from hsmkms.errors import KmsError
+from hsmkms.hsm import Hsm
+from hsmkms.service.keys import KeyService
+from hsmkms.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Runs destruction and rotation every `interval` seconds on a daemon thread.
+
+    Safe to run in every worker and replica at once: each change is claimed by a conditional
+    update in the store, so it happens exactly once.
+    """
+
+    def __init__(self, keys: KeyService, interval: float) -> None:
+        self._keys = keys
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def run_once(self) -> None:
+        for job in (self._keys.destroy_due_versions, self._keys.rotate_due_keys):
+            try:
+                job()
+            except KmsError as exc:
+                log.warning("scheduled %s failed: %s", job.__name__, exc.message)
+            except Exception:
+                log.exception("scheduled %s failed", job.__name__)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.run_once()
+
+
+@dataclass
+class Reconciliation:
+    """Differences between the store and the token."""
+
+    missing_material: list[str] = field(default_factory=list)
+    finished_destructions: list[str] = field(default_factory=list)
+    pending_destructions: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    versions: int = 0
+    objects: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing_material or self.pending_destructions or self.orphans)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.versions} key versions in the store, {self.objects} key objects in the token"
+        ]
+        out += [
+            f"ERROR version {v} is usable but its key object is missing from the token"
+            for v in self.missing_material
+        ]
+        out += [
+            f"FIXED version {v} was DESTROYED; its leftover key object was destroyed"
+            for v in self.finished_destructions
+        ]
+        out += [
+            f"WARN version {v} is DESTROYED but its key object is still in the token "
+            "(finished by --fix and at server start)"
+            for v in self.pending_destructions
+        ]
+        out += [
+            f"WARN key object hsmkms:{v} has no version in the store (left by an interrupted "
+            "Create or Rotate; never returned to a caller)"
+            for v in self.orphans
+        ]
+        out.append("clean" if self.clean else "differences found")
+        return out
+
+
+def reconcile(store: Store, hsm: Hsm, fix: bool) -> Reconciliation:
+    """Compare store and token. With `fix`, finish interrupted destructions (and nothing else:
+    nothing a usable version needs is ever destroyed, and orphans are only reported)."""
+    statuses = store.version_statuses()
+    objects = hsm.key_version_ids()
+    report = Reconciliation(versions=len(statuses), objects=len(objects))
+    for version_id, status in sorted(statuses.items()):
+        present = version_id in objects
+        if status == VersionStatus.DESTROYED and present:
+            if fix:
+                hsm.destroy_key(version_id)
+                report.finished_destructions.append(version_id)
+            else:
+                report.pending_destructions.append(version_id)
+        elif status != VersionStatus.DESTROYED and not present:
+            report.missing_material.append(version_id)
+    report.orphans = sorted(objects - statuses.keys())
+    return report
