@@ -120,6 +120,15 @@ class Cursor:
 
 
 @dataclass(frozen=True)
+class PendingVersion:
+    """A key object being generated (or left by an interrupted Create or Rotate)."""
+
+    version_id: str
+    owner: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class LifecyclePolicy:
     """Limits and defaults of scheduled destruction (see docs/configuration.md)."""
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from hsmkms.domain import VersionStatus
+from hsmkms.domain import VersionStatus, utcnow
 from hsmkms.errors import KmsError
 from hsmkms.hsm import Hsm
 from hsmkms.service.keys import KeyService
+from hsmkms.service.process import owner_is_gone
 from hsmkms.store import Store
 
 log = logging.getLogger(__name__)
+
+# An intent whose owner cannot be checked (another host) counts as abandoned after this long.
+ABANDONED_AFTER = timedelta(minutes=10)
 
 
 class Scheduler:
@@ -55,6 +60,9 @@ class Reconciliation:
 
     missing_material: list[str] = field(default_factory=list)
     finished_destructions: list[str] = field(default_factory=list)
+    abandoned_creations: list[str] = field(default_factory=list)
+    unfinished_creations: list[str] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)
     pending_destructions: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     versions: int = 0
@@ -62,7 +70,12 @@ class Reconciliation:
 
     @property
     def clean(self) -> bool:
-        return not (self.missing_material or self.pending_destructions or self.orphans)
+        return not (
+            self.missing_material
+            or self.pending_destructions
+            or self.unfinished_creations
+            or self.orphans
+        )
 
     def lines(self) -> list[str]:
         out = [
@@ -82,6 +95,17 @@ class Reconciliation:
             for v in self.pending_destructions
         ]
         out += [
+            f"FIXED version {v} of an interrupted Create or Rotate was never recorded; "
+            "its key object was removed"
+            for v in self.abandoned_creations
+        ]
+        out += [
+            f"WARN version {v} of an interrupted Create or Rotate was never recorded "
+            "(removed by --fix and at server start)"
+            for v in self.unfinished_creations
+        ]
+        out += [f"INFO version {v} is being created right now" for v in self.in_progress]
+        out += [
             f"WARN key object hsmkms:{v} has no version in the store (left by an interrupted "
             "Create or Rotate; never returned to a caller)"
             for v in self.orphans
@@ -91,8 +115,13 @@ class Reconciliation:
 
 
 def reconcile(store: Store, hsm: Hsm, fix: bool) -> Reconciliation:
-    """Compare store and token. With `fix`, finish interrupted destructions (and nothing else:
-    nothing a usable version needs is ever destroyed, and orphans are only reported)."""
+    """Compare store and token.
+
+    With `fix`, finish interrupted destructions and remove the objects of interrupted
+    creations, and nothing else: nothing a usable version needs is ever destroyed, and objects
+    this server knows nothing about are only reported.
+    """
+    pending = store.pending_versions()
     statuses = store.version_statuses()
     objects = hsm.key_version_ids()
     report = Reconciliation(versions=len(statuses), objects=len(objects))
@@ -106,5 +135,19 @@ def reconcile(store: Store, hsm: Hsm, fix: bool) -> Reconciliation:
                 report.pending_destructions.append(version_id)
         elif status != VersionStatus.DESTROYED and not present:
             report.missing_material.append(version_id)
-    report.orphans = sorted(objects - statuses.keys())
+    now = utcnow()
+    for intent in pending:
+        gone = owner_is_gone(intent.owner)
+        if not (gone or (gone is None and now - intent.created_at > ABANDONED_AFTER)):
+            report.in_progress.append(intent.version_id)
+        elif fix:
+            # The store refuses to record a version whose intent is gone, so removing the
+            # object here can never take material from a version that is being recorded.
+            store.remove_pending_version(intent.version_id)
+            hsm.destroy_key(intent.version_id)
+            report.abandoned_creations.append(intent.version_id)
+        else:
+            report.unfinished_creations.append(intent.version_id)
+    pending_ids = {intent.version_id for intent in pending}
+    report.orphans = sorted(objects - statuses.keys() - pending_ids)
     return report

@@ -22,9 +22,10 @@ from hsmkms.domain import (
     new_id,
     utcnow,
 )
-from hsmkms.errors import FailedPrecondition, InvalidArgument, KmsError, NotFound
+from hsmkms.errors import FailedPrecondition, InvalidArgument, KmsError, NotFound, Unavailable
 from hsmkms.hsm import Hsm
 from hsmkms.service.pagination import Page, paginate
+from hsmkms.service.process import process_owner
 from hsmkms.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class KeyService:
         self._store = store
         self._hsm = hsm
         self._policy = policy or LifecyclePolicy()
+        self._owner = process_owner()
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -120,9 +122,10 @@ class KeyService:
     def _new_version(self, key_id: str, algorithm: SymmetricAlgorithm) -> KeyVersion:
         """Generate a version's key object in the HSM; the caller records it in the store.
 
-        The object is created first: a crash before the store commit leaves an unreferenced
-        object labelled with the version ID (reported by reconciliation), never a stored
-        version without key material.
+        Order: an intent row, then the object, then (by the caller) the version row in the
+        transaction that removes the intent. A crash at any point leaves either nothing, or an
+        intent (with or without its object) that reconciliation cleans up: never a stored
+        version without key material, never an object nobody knows about.
         """
         version = KeyVersion(
             id=new_id(VERSION_ID_PREFIX),
@@ -132,14 +135,21 @@ class KeyService:
             created_at=utcnow(),
             primary=True,
         )
-        self._hsm.generate_aes_key(version.id, algorithm.key_bytes)
+        self._store.add_pending_version(version.id, self._owner, version.created_at)
+        try:
+            self._hsm.generate_aes_key(version.id, algorithm.key_bytes)
+        except BaseException:
+            self._discard(version)
+            raise
         return version
 
     def _discard(self, version: KeyVersion) -> None:
+        """Undo _new_version: the object first, then the intent that names it."""
         try:
             self._hsm.destroy_key(version.id)
+            self._store.remove_pending_version(version.id)
         except KmsError:
-            log.warning("could not remove unreferenced key object of version %s", version.id)
+            log.warning("could not discard version %s; reconciliation will", version.id)
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -170,10 +180,13 @@ class KeyService:
             key,
         )
         try:
-            self._store.create_key(key, op)
+            created = self._store.create_key(key, op)
         except BaseException:
             self._discard(version)
             raise
+        if not created:
+            self._discard(version)
+            raise Unavailable("key creation was interrupted; retry")
         return op
 
     def rotate(self, key_id: str, created_by: str = "") -> Operation:

@@ -66,3 +66,14 @@ operations = Table(
     Column("response", JSON, nullable=True),
     Index("ix_operations_key", "key_id", "created_at_us", "id"),
 )
+
+# Key objects being generated: a row is written before the object is created in the token and
+# removed in the transaction that records the version. A row left behind names an object of an
+# interrupted Create or Rotate, which reconciliation removes.
+pending_versions = Table(
+    "pending_versions",
+    metadata,
+    Column("version_id", String(50), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
