@@ -23,6 +23,9 @@ from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_grpc
+from hsmkms.dev import DEV_TOKEN_LABEL
+from hsmkms.hsm.pkcs11_hsm import Pkcs11Hsm, TokenConfig
+from hsmkms.hsm.softhsm import default_module_path
 
 _LISTENING = re.compile(r"listening on (\S+)")
 
@@ -141,8 +144,27 @@ def other_key(keys: key_service_grpc.SymmetricKeyServiceStub) -> key_pb.Symmetri
     return create_key(keys)
 
 
-def softhsm_env(server: DevServer) -> dict[str, str]:
-    return {**os.environ, "SOFTHSM2_CONF": str(server.data_dir / "softhsm2.conf")}
+@pytest.fixture(scope="session")
+def token(server: DevServer) -> Iterator[Pkcs11Hsm]:
+    """The session server's token, opened from this test process (SoftHSM2 allows it)."""
+    os.environ["SOFTHSM2_CONF"] = str(server.data_dir / "softhsm2.conf")
+    pin = (server.data_dir / "user.pin").read_text().strip()
+    hsm = Pkcs11Hsm(TokenConfig(default_module_path(), DEV_TOKEN_LABEL, pin))
+    hsm.connect()
+    yield hsm
+    hsm.close()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, step: float = 0.2) -> Any:
+    """Poll until condition() is truthy; return its value or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(step)
 
 
 BAD_CIPHERTEXT = "ciphertext is invalid or does not match the key and aad_context"

@@ -10,7 +10,7 @@ import pkcs11
 import pytest
 from conftest import DevServer, create_key
 from pkcs11 import Attribute, ObjectClass
-from pkcs11.exceptions import AttributeSensitive
+from pkcs11.exceptions import AttributeSensitive, UserAlreadyLoggedIn
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
 from hsmkms.dev import DEV_TOKEN_LABEL
@@ -24,7 +24,11 @@ def token_session(server: DevServer) -> Iterator[pkcs11.Session]:
     lib = pkcs11.lib(default_module_path())
     token = lib.get_token(token_label=DEV_TOKEN_LABEL)
     pin = (server.data_dir / "user.pin").read_text().strip()
-    with token.open(user_pin=pin) as session:
+    try:
+        session = token.open(user_pin=pin)
+    except UserAlreadyLoggedIn:  # login state is per process: another fixture holds it
+        session = token.open()
+    with session:
         yield session
 
 
