@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -160,3 +162,60 @@ def test_concurrent_clients_never_crash_the_token(own_server: DevServer) -> None
     assert own_server.process is not None and own_server.process.poll() is None
     log = own_server.log_text()
     assert "ERROR" not in log and "Traceback" not in log, log[-2000:]
+
+
+def test_kill_during_burst_loses_nothing_acknowledged(own_server: DevServer) -> None:
+    acknowledged: list[tuple[str, bytes, bytes]] = []
+    created: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    with own_server.channel() as ch:
+        keys = key_grpc.SymmetricKeyServiceStub(ch)
+        crypto = crypto_grpc.SymmetricCryptoServiceStub(ch)
+        seed = [create_key(keys) for _ in range(2)]
+
+        def worker(n: int) -> None:
+            rng = random.Random(n)
+            while not stop.is_set():
+                try:
+                    if n % 4 == 0:
+                        key = create_key(keys)
+                        with lock:
+                            created.append(key.id)
+                    elif n % 4 == 1:
+                        keys.Rotate(ks.RotateSymmetricKeyRequest(key_id=rng.choice(seed).id))
+                    else:
+                        key_id, plaintext = rng.choice(seed).id, os.urandom(32)
+                        ct = encrypt(crypto, key_id, plaintext, b"burst").ciphertext
+                        with lock:
+                            acknowledged.append((key_id, ct, plaintext))
+                except grpc.RpcError:
+                    return  # the server is gone
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        own_server.stop(signal.SIGKILL)
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert len(acknowledged) > 20 and created
+
+    own_server.start()
+    with own_server.channel() as ch:
+        keys = key_grpc.SymmetricKeyServiceStub(ch)
+        crypto = crypto_grpc.SymmetricCryptoServiceStub(ch)
+        for key_id in created:
+            keys.Get(ks.GetSymmetricKeyRequest(key_id=key_id))
+        for key_id, ct, plaintext in acknowledged:
+            assert decrypt(crypto, key_id, ct, b"burst").plaintext == plaintext
+    doctor = subprocess.run(
+        [sys.executable, "-m", "hsmkms.cli", "doctor", "--data-dir", str(own_server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert doctor.stdout.strip().endswith("clean")
