@@ -4,6 +4,7 @@ that record each change."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -71,10 +72,17 @@ def _check_rotation_period(period: timedelta | None) -> None:
 
 
 class KeyService:
-    def __init__(self, store: Store, hsm: Hsm, policy: LifecyclePolicy | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hsm: Hsm,
+        policy: LifecyclePolicy | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._store = store
         self._hsm = hsm
         self._policy = policy or LifecyclePolicy()
+        self._clock = clock
         self._owner = process_owner()
 
     # -- reads --------------------------------------------------------------------------------
@@ -132,7 +140,7 @@ class KeyService:
             key_id=key_id,
             status=VersionStatus.ACTIVE,
             algorithm=algorithm,
-            created_at=utcnow(),
+            created_at=self._clock(),
             primary=True,
         )
         self._store.add_pending_version(version.id, self._owner, version.created_at)
@@ -270,7 +278,7 @@ class KeyService:
 
     def delete(self, key_id: str, created_by: str = "") -> Operation:
         key = self.get(key_id)
-        now = utcnow()
+        now = self._clock()
         destroy_at = now + self._policy.key_deletion_pending_period
         op = _operation(
             key.id,
@@ -318,7 +326,7 @@ class KeyService:
         self.get(key_id)
         version = self._version(key_id, version_id)
         self._check_schedulable(version)
-        destroy_at = utcnow() + period
+        destroy_at = self._clock() + period
         scheduled = replace(
             version, status=VersionStatus.SCHEDULED_FOR_DESTRUCTION, destroy_at=destroy_at
         )
@@ -343,7 +351,7 @@ class KeyService:
     ) -> Operation:
         self.get(key_id)
         version = self._version(key_id, version_id)
-        now = utcnow()
+        now = self._clock()
         self._check_cancellable(version, now)
         restored = replace(version, status=VersionStatus.ACTIVE, destroy_at=None)
         op = _operation(
@@ -401,13 +409,13 @@ class KeyService:
 
     # -- scheduled work -----------------------------------------------------------------------
 
-    def destroy_due_versions(self, now: datetime | None = None) -> list[str]:
+    def destroy_due_versions(self) -> list[str]:
         """Destroy the key objects of versions whose destroy_at has passed; returns their IDs.
 
         Each version is claimed in the store first (exactly one caller wins, whatever the number
         of workers or replicas), then its object is destroyed in the token.
         """
-        now = now or utcnow()
+        now = self._clock()
         destroyed = []
         for version_id in self._store.due_destructions(now):
             if not self._store.claim_due_destruction(version_id, now):
@@ -421,10 +429,10 @@ class KeyService:
             destroyed.append(version_id)
         return destroyed
 
-    def rotate_due_keys(self, now: datetime | None = None) -> list[str]:
+    def rotate_due_keys(self) -> list[str]:
         """Rotate every key whose rotation period has passed; returns the rotated key IDs."""
         rotated = []
-        for key in self._store.due_rotations(now or utcnow()):
+        for key in self._store.due_rotations(self._clock()):
             op = self._rotate(
                 key, SYSTEM_SUBJECT, "Rotate symmetric key (scheduled)", conditional=True
             )

@@ -8,7 +8,8 @@ tests/e2e/test_durability.py.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,42 +155,58 @@ def test_missing_material_is_reported_and_nothing_destroyed(
     assert any(line.startswith("ERROR") for line in report.lines())
 
 
-def test_due_destruction_happens_once_across_workers(store: Store, hsm: FakeHsm) -> None:
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def workers(store: Store, hsm: FakeHsm, clock: Clock, n: int = 4) -> list[KeyService]:
     policy = LifecyclePolicy(min_pending_period=timedelta(seconds=1))
-    workers = [KeyService(store, hsm, policy) for _ in range(4)]  # type: ignore[arg-type]
-    key_id = new_key(workers[0])
-    old = workers[0].get(key_id).primary_version.id
-    workers[0].rotate(key_id)
-    workers[0].schedule_version_destruction(key_id, old, timedelta(seconds=1))
-    later = utcnow() + timedelta(seconds=2)
-    assert workers[1].destroy_due_versions(utcnow()) == []  # not before destroy_at
+    return [KeyService(store, hsm, policy, clock) for _ in range(n)]  # type: ignore[arg-type]
+
+
+def run_all(jobs: list[Callable[[], list[str]]]) -> list[str]:
     results: list[list[str]] = []
-    threads = [
-        threading.Thread(target=lambda w=w: results.append(w.destroy_due_versions(later)))
-        for w in workers
-    ]
+    threads = [threading.Thread(target=lambda j=j: results.append(j())) for j in jobs]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(r for batch in results for r in batch) == [old] and hsm.destroyed == [old]
+    return sorted(r for batch in results for r in batch)
+
+
+def test_due_destruction_happens_once_across_workers(store: Store, hsm: FakeHsm) -> None:
+    clock = Clock()
+    services = workers(store, hsm, clock)
+    key_id = new_key(services[0])
+    old = services[0].get(key_id).primary_version.id
+    services[0].rotate(key_id)
+    services[0].schedule_version_destruction(key_id, old, timedelta(seconds=60))
+    clock.now += timedelta(seconds=59)
+    assert services[1].destroy_due_versions() == []  # never before destroy_at
+    clock.now += timedelta(seconds=2)
+    assert run_all([s.destroy_due_versions for s in services]) == [old]
+    assert hsm.destroyed == [old]
 
 
 def test_scheduled_rotation_happens_once_across_workers(store: Store, hsm: FakeHsm) -> None:
-    workers = [KeyService(store, hsm) for _ in range(4)]  # type: ignore[arg-type]
-    key_id = new_key(workers[0], rotation_period=timedelta(hours=1))
-    assert workers[0].rotate_due_keys(utcnow()) == []  # not due yet
-    later = utcnow() + timedelta(hours=1, seconds=1)
-    results: list[list[str]] = []
-    threads = [
-        threading.Thread(target=lambda w=w: results.append(w.rotate_due_keys(later)))
-        for w in workers
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert [r for batch in results for r in batch] == [key_id]
+    clock = Clock()
+    services = workers(store, hsm, clock)
+    key_id = new_key(services[0], rotation_period=timedelta(hours=1))
+    clock.now += timedelta(minutes=59)
+    assert services[0].rotate_due_keys() == []  # not due yet
+    clock.now += timedelta(minutes=2)
+    assert run_all([s.rotate_due_keys for s in services]) == [key_id]
     assert len(store.version_statuses()) == 2
     # Losers discarded the objects they generated: the token holds exactly the two versions.
     assert hsm.objects == set(store.version_statuses()) and store.pending_versions() == []
+    # Due again one period after the rotation, not before.
+    clock.now += timedelta(minutes=59)
+    assert run_all([s.rotate_due_keys for s in services]) == []
+    clock.now += timedelta(minutes=2)
+    assert run_all([s.rotate_due_keys for s in services]) == [key_id]
