@@ -18,6 +18,8 @@ from typing import Any
 
 from hsmkms.domain import LifecyclePolicy
 from hsmkms.hsm.pkcs11_hsm import TokenConfig
+from hsmkms.service.jwt_auth import JwtIssuer
+from hsmkms.tls import TlsFiles
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_GRACE_SECONDS = 10.0
@@ -32,6 +34,19 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Authentication and authorization; `enabled` false serves everyone (dev default)."""
+
+    enabled: bool = False
+    jwt_issuers: tuple[JwtIssuer, ...] = ()
+    # Subject type given to a verified client certificate's CN; None: certificates do not
+    # identify callers.
+    certificate_subject_type: str | None = None
+    # Folder bindings applied at start: (folder_id or "*", role_id, subject).
+    bootstrap_bindings: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     token: TokenConfig
     store_url: str
@@ -43,6 +58,15 @@ class Settings:
     lifecycle: LifecyclePolicy = field(default_factory=LifecyclePolicy)
     # How often due destructions and rotations are looked for.
     scheduler_interval: float = DEFAULT_SCHEDULER_INTERVAL
+    tls: TlsFiles | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    # Audit log file, "-" for standard output, None for none.
+    audit_path: str | None = None
+
+    @property
+    def secure(self) -> bool:
+        """TLS and authentication are both on: safe to listen beyond loopback."""
+        return self.tls is not None and self.auth.enabled
 
 
 def parse_duration(value: object, name: str) -> timedelta:
@@ -130,6 +154,65 @@ def _pin(section: dict[str, Any], base: Path) -> str:
     raise ConfigError("hsm: pin_file or pin_env is required")
 
 
+def _path(base: Path, value: object, name: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{name}: expected a file path")
+    return base / value
+
+
+def _tls(section: object, base: Path) -> TlsFiles | None:
+    if section is None:
+        return None
+    if not isinstance(section, dict) or "cert_file" not in section or "key_file" not in section:
+        raise ConfigError("tls: cert_file and key_file are required")
+    client_ca = section.get("client_ca_file")
+    return TlsFiles(
+        cert_file=_path(base, section["cert_file"], "tls.cert_file"),
+        key_file=_path(base, section["key_file"], "tls.key_file"),
+        client_ca_file=None if client_ca is None else _path(base, client_ca, "tls.client_ca_file"),
+        require_client_cert=bool(section.get("require_client_cert", False)),
+    )
+
+
+def _jwt_issuer(section: dict[str, Any], base: Path, i: int) -> JwtIssuer:
+    name = f"auth.jwt[{i}]"
+    for required in ("issuer", "audience"):
+        if not section.get(required):
+            raise ConfigError(f"{name}.{required} is required")
+    jwks = section.get("jwks_file")
+    keys = section.get("public_key_files", [])
+    if bool(jwks) == bool(keys):
+        raise ConfigError(f"{name}: set exactly one of jwks_file and public_key_files")
+    return JwtIssuer(
+        issuer=str(section["issuer"]),
+        audience=str(section["audience"]),
+        algorithms=tuple(section.get("algorithms", ("RS256", "ES256"))),
+        jwks_file=None if not jwks else _path(base, jwks, f"{name}.jwks_file"),
+        public_key_files=tuple(_path(base, k, f"{name}.public_key_files") for k in keys),
+        subject_type=str(section.get("subject_type", "serviceAccount")),
+    )
+
+
+def _auth(section: dict[str, Any], bindings: list[Any], base: Path) -> AuthSettings:
+    issuers = section.get("jwt", [])
+    if not isinstance(issuers, list):
+        raise ConfigError("auth.jwt: expected [[auth.jwt]] tables")
+    bootstrap = []
+    for i, binding in enumerate(bindings):
+        if not isinstance(binding, dict) or not {"folder_id", "role_id", "subject"} <= set(binding):
+            raise ConfigError(f"bindings[{i}]: folder_id, role_id and subject are required")
+        bootstrap.append(
+            (str(binding["folder_id"]), str(binding["role_id"]), str(binding["subject"]))
+        )
+    subject_type = section.get("certificate_subject_type")
+    return AuthSettings(
+        enabled=bool(section.get("enabled", False)),
+        jwt_issuers=tuple(_jwt_issuer(s, base, i) for i, s in enumerate(issuers)),
+        certificate_subject_type=None if subject_type is None else str(subject_type),
+        bootstrap_bindings=tuple(bootstrap),
+    )
+
+
 def load(path: Path) -> Settings:
     """Load settings from a TOML file (see docs/configuration.md)."""
     try:
@@ -169,4 +252,7 @@ def load(path: Path) -> Settings:
             lifecycle.get("scheduler_interval", DEFAULT_SCHEDULER_INTERVAL),
             "lifecycle.scheduler_interval",
         ).total_seconds(),
+        tls=_tls(data.get("tls"), base),
+        auth=_auth(data.get("auth", {}), data.get("bindings", []), base),
+        audit_path=data.get("audit", {}).get("path"),
     )

@@ -87,6 +87,47 @@ class SymmetricKey:
 
 
 @dataclass(frozen=True)
+class Empty:
+    """The response of an operation that returns nothing (google.protobuf.Empty)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a call acts as: `type:id`, e.g. serviceAccount:ci, userAccount:alice, system:allUsers."""
+
+    type: str
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Subject:
+        type_, sep, id_ = text.partition(":")
+        if not sep or not type_ or not id_:
+            raise ValueError(f"subject {text!r} is not of the form type:id")
+        return cls(type_, id_)
+
+
+@dataclass(frozen=True)
+class AccessBinding:
+    role_id: str
+    subject: Subject
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An API token's record; the token itself is never stored, only its hash."""
+
+    id: str
+    subject: Subject
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Operation:
     """A record of a mutating call, returned as yandex.cloud.operation.Operation.
 
@@ -103,7 +144,7 @@ class Operation:
     done: bool
     metadata_type: str
     metadata: dict[str, str] = field(default_factory=dict)
-    response: SymmetricKey | KeyVersion | None = None
+    response: SymmetricKey | KeyVersion | Empty | None = None
     key_id: str = ""
 
 
@@ -143,6 +184,7 @@ _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"
 KEY_ID_PREFIX = "hkk"
 VERSION_ID_PREFIX = "hkv"
 OPERATION_ID_PREFIX = "hko"
+CREDENTIAL_ID_PREFIX = "hkt"
 
 
 def new_id(prefix: str) -> str:

@@ -41,3 +41,11 @@ class FailedPrecondition(KmsError):
 
 class Unavailable(KmsError):
     """The HSM or the store cannot be reached right now; the call may be retried."""
+
+
+class Unauthenticated(KmsError):
+    """The call carries no credentials, or credentials that cannot be verified."""
+
+
+class PermissionDenied(KmsError):
+    """The caller is known but may not perform this call on this resource."""

@@ -6,12 +6,29 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from google.protobuf import any_pb2, duration_pb2, json_format, timestamp_pb2
+from google.protobuf import (
+    any_pb2,
+    descriptor_pool,
+    duration_pb2,
+    empty_pb2,
+    json_format,
+    message_factory,
+    timestamp_pb2,
+)
 
+from hsmkms._pb.yandex.cloud.access import access_pb2 as access_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
 from hsmkms._pb.yandex.cloud.operation import operation_pb2
-from hsmkms.domain import KeyVersion, Operation, SymmetricAlgorithm, SymmetricKey
+from hsmkms.domain import (
+    AccessBinding,
+    Empty,
+    KeyVersion,
+    Operation,
+    Subject,
+    SymmetricAlgorithm,
+    SymmetricKey,
+)
 from hsmkms.service.keys import KeySpec
 
 
@@ -68,8 +85,16 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
+def _message_class(type_name: str) -> Any:
+    """The generated class of a message named by full name (or short name in kms.v1)."""
+    full_name = type_name if "." in type_name else f"yandex.cloud.kms.v1.{type_name}"
+    return message_factory.GetMessageClass(
+        descriptor_pool.Default().FindMessageTypeByName(full_name)
+    )
+
+
 def operation_to_proto(op: Operation) -> operation_pb2.Operation:
-    metadata_cls = getattr(key_service_pb, op.metadata_type)
+    metadata_cls = _message_class(op.metadata_type)
     msg = operation_pb2.Operation(
         id=op.id,
         description=op.description,
@@ -83,7 +108,20 @@ def operation_to_proto(op: Operation) -> operation_pb2.Operation:
         msg.response.CopyFrom(_pack(key_to_proto(op.response)))
     elif isinstance(op.response, KeyVersion):
         msg.response.CopyFrom(_pack(version_to_proto(op.response)))
+    elif isinstance(op.response, Empty):
+        msg.response.CopyFrom(_pack(empty_pb2.Empty()))
     return msg
+
+
+def binding_to_proto(binding: AccessBinding) -> access_pb.AccessBinding:
+    return access_pb.AccessBinding(
+        role_id=binding.role_id,
+        subject=access_pb.Subject(id=binding.subject.id, type=binding.subject.type),
+    )
+
+
+def binding_from_proto(binding: access_pb.AccessBinding) -> AccessBinding:
+    return AccessBinding(binding.role_id, Subject(binding.subject.type, binding.subject.id))
 
 
 def optional_duration(message: Any, field: str) -> timedelta | None:

@@ -6,6 +6,7 @@ from typing import TypeAlias
 
 import grpc
 
+from hsmkms._pb.yandex.cloud.access import access_pb2 as access_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2 as crypto_pb
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_pb2 as key_pb
@@ -15,6 +16,8 @@ from hsmkms._pb.yandex.cloud.operation import operation_pb2
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2 as op_service_pb
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_service_grpc
 from hsmkms.api.convert import (
+    binding_from_proto,
+    binding_to_proto,
     key_spec,
     key_to_proto,
     mask_path,
@@ -22,15 +25,20 @@ from hsmkms.api.convert import (
     optional_duration,
     version_to_proto,
 )
+from hsmkms.api.gate import Gate, current_caller
 from hsmkms.api.status import rpc
-from hsmkms.domain import SymmetricAlgorithm
+from hsmkms.domain import AccessBinding, SymmetricAlgorithm
 from hsmkms.service import CryptoService, KeyService, OperationService
+from hsmkms.service.access import AccessService
 
 Context: TypeAlias = grpc.ServicerContext
 
 
 class SymmetricCryptoServicer(crypto_grpc.SymmetricCryptoServiceServicer):
-    def __init__(self, crypto: CryptoService) -> None:
+    SERVICE = "yandex.cloud.kms.v1.SymmetricCryptoService"
+
+    def __init__(self, gate: Gate, crypto: CryptoService) -> None:
+        self._gate = gate
         self._crypto = crypto
 
     @rpc
@@ -93,14 +101,18 @@ class SymmetricCryptoServicer(crypto_grpc.SymmetricCryptoServiceServicer):
 
 
 class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
-    def __init__(self, keys: KeyService) -> None:
+    SERVICE = "yandex.cloud.kms.v1.SymmetricKeyService"
+
+    def __init__(self, gate: Gate, keys: KeyService, access: AccessService) -> None:
+        self._gate = gate
         self._keys = keys
+        self._access = access
 
     @rpc
     def Create(
         self, request: key_service_pb.CreateSymmetricKeyRequest, context: Context
     ) -> operation_pb2.Operation:
-        return operation_to_proto(self._keys.create(key_spec(request)))
+        return operation_to_proto(self._keys.create(key_spec(request), _by()))
 
     @rpc
     def Get(
@@ -132,20 +144,22 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
         self, request: key_service_pb.UpdateSymmetricKeyRequest, context: Context
     ) -> operation_pb2.Operation:
         paths = [mask_path(p) for p in request.update_mask.paths]
-        return operation_to_proto(self._keys.update(request.key_id, paths, key_spec(request)))
+        return operation_to_proto(
+            self._keys.update(request.key_id, paths, key_spec(request), _by())
+        )
 
     @rpc
     def Delete(
         self, request: key_service_pb.DeleteSymmetricKeyRequest, context: Context
     ) -> operation_pb2.Operation:
-        return operation_to_proto(self._keys.delete(request.key_id))
+        return operation_to_proto(self._keys.delete(request.key_id, _by()))
 
     @rpc
     def SetPrimaryVersion(
         self, request: key_service_pb.SetPrimarySymmetricKeyVersionRequest, context: Context
     ) -> operation_pb2.Operation:
         return operation_to_proto(
-            self._keys.set_primary_version(request.key_id, request.version_id)
+            self._keys.set_primary_version(request.key_id, request.version_id, _by())
         )
 
     @rpc
@@ -159,6 +173,7 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
                 request.key_id,
                 request.version_id,
                 optional_duration(request, "pending_period"),
+                _by(),
             )
         )
 
@@ -169,14 +184,14 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
         context: Context,
     ) -> operation_pb2.Operation:
         return operation_to_proto(
-            self._keys.cancel_version_destruction(request.key_id, request.version_id)
+            self._keys.cancel_version_destruction(request.key_id, request.version_id, _by())
         )
 
     @rpc
     def Rotate(
         self, request: key_service_pb.RotateSymmetricKeyRequest, context: Context
     ) -> operation_pb2.Operation:
-        return operation_to_proto(self._keys.rotate(request.key_id))
+        return operation_to_proto(self._keys.rotate(request.key_id, _by()))
 
     @rpc
     def ListOperations(
@@ -188,9 +203,51 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
             next_page_token=page.next_page_token,
         )
 
+    @rpc
+    def ListAccessBindings(
+        self, request: access_pb.ListAccessBindingsRequest, context: Context
+    ) -> access_pb.ListAccessBindingsResponse:
+        page = self._access.list_key_bindings(
+            request.resource_id, request.page_size, request.page_token
+        )
+        return access_pb.ListAccessBindingsResponse(
+            access_bindings=[binding_to_proto(b) for b in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    @rpc
+    def SetAccessBindings(
+        self, request: access_pb.SetAccessBindingsRequest, context: Context
+    ) -> operation_pb2.Operation:
+        bindings = [binding_from_proto(b) for b in request.access_bindings]
+        return operation_to_proto(
+            self._access.set_key_bindings(request.resource_id, bindings, current_caller())
+        )
+
+    @rpc
+    def UpdateAccessBindings(
+        self, request: access_pb.UpdateAccessBindingsRequest, context: Context
+    ) -> operation_pb2.Operation:
+        add: list[AccessBinding] = []
+        remove: list[AccessBinding] = []
+        for delta in request.access_binding_deltas:
+            target = add if delta.action == access_pb.ADD else remove
+            target.append(binding_from_proto(delta.access_binding))
+        return operation_to_proto(
+            self._access.update_key_bindings(request.resource_id, add, remove, current_caller())
+        )
+
+
+def _by() -> str:
+    """Who to record as an operation's created_by."""
+    return current_caller().name
+
 
 class OperationServicer(op_service_grpc.OperationServiceServicer):
-    def __init__(self, operations: OperationService) -> None:
+    SERVICE = "yandex.cloud.operation.OperationService"
+
+    def __init__(self, gate: Gate, operations: OperationService) -> None:
+        self._gate = gate
         self._operations = operations
 
     @rpc

@@ -77,3 +77,27 @@ pending_versions = Table(
     Column("owner", String(200), nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
 )
+
+# API tokens: only a SHA-256 of the secret part is kept.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", String(50), primary_key=True),
+    Column("subject", String(201), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=True),
+    Column("revoked_at_us", BigInteger, nullable=True),
+)
+
+# Role bindings on folders ("*" is every folder) and on keys.
+access_bindings = Table(
+    "access_bindings",
+    metadata,
+    Column("resource_type", String(16), primary_key=True),
+    Column("resource_id", String(64), primary_key=True),
+    Column("role_id", String(64), primary_key=True),
+    Column("subject", String(201), primary_key=True),
+    Index("ix_access_bindings_subject", "subject"),
+)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -32,11 +33,15 @@ from sqlalchemy.exc import OperationalError
 
 from hsmkms.domain import (
     MICROSECOND,
+    AccessBinding,
+    Credential,
     Cursor,
+    Empty,
     KeyStatus,
     KeyVersion,
     Operation,
     PendingVersion,
+    Subject,
     SymmetricAlgorithm,
     SymmetricKey,
     VersionStatus,
@@ -44,7 +49,14 @@ from hsmkms.domain import (
     to_micros,
 )
 from hsmkms.errors import Unavailable
-from hsmkms.store.schema import key_versions, keys, operations, pending_versions
+from hsmkms.store.schema import (
+    access_bindings,
+    credentials,
+    key_versions,
+    keys,
+    operations,
+    pending_versions,
+)
 
 # Store columns written for each updatable field of a key.
 _KEY_FIELD_COLUMNS = {
@@ -455,6 +467,108 @@ class Store:
             rows = conn.execute(query).all()
         return [self._key_with_primary(row, primary) for row in rows]
 
+    # -- credentials and access bindings -------------------------------------------------------
+
+    def add_credential(self, credential: Credential, secret_sha256: str) -> None:
+        with self._begin() as conn:
+            conn.execute(
+                credentials.insert().values(
+                    id=credential.id,
+                    subject=str(credential.subject),
+                    secret_sha256=secret_sha256,
+                    description=credential.description,
+                    created_at_us=to_us(credential.created_at),
+                    expires_at_us=to_us(credential.expires_at),
+                    revoked_at_us=None,
+                )
+            )
+
+    def get_credential(self, credential_id: str) -> tuple[Credential, str] | None:
+        """The credential and its secret's SHA-256 (hex)."""
+        with self._connect() as conn:
+            row = conn.execute(select(credentials).where(credentials.c.id == credential_id)).first()
+        return None if row is None else (_credential_from_row(row), row.secret_sha256)
+
+    def list_credentials(self) -> list[Credential]:
+        with self._connect() as conn:
+            rows = conn.execute(select(credentials).order_by(credentials.c.created_at_us)).all()
+        return [_credential_from_row(row) for row in rows]
+
+    def revoke_credential(self, credential_id: str, now: datetime) -> bool:
+        with self._begin() as conn:
+            changed = conn.execute(
+                update(credentials)
+                .where((credentials.c.id == credential_id) & credentials.c.revoked_at_us.is_(None))
+                .values(revoked_at_us=to_us(now))
+            ).rowcount
+        return bool(changed)
+
+    def roles_of(self, subjects: set[str], resources: list[tuple[str, str]]) -> set[str]:
+        """Roles bound to any of `subjects` on any of `resources` ((type, id) pairs)."""
+        resource_match = or_(
+            *(
+                (access_bindings.c.resource_type == type_) & (access_bindings.c.resource_id == id_)
+                for type_, id_ in resources
+            )
+        )
+        with self._connect() as conn:
+            return set(
+                conn.execute(
+                    select(access_bindings.c.role_id)
+                    .where(access_bindings.c.subject.in_(subjects) & resource_match)
+                    .distinct()
+                ).scalars()
+            )
+
+    def list_bindings(self, resource_type: str, resource_id: str) -> list[AccessBinding]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                select(access_bindings.c.role_id, access_bindings.c.subject)
+                .where(
+                    (access_bindings.c.resource_type == resource_type)
+                    & (access_bindings.c.resource_id == resource_id)
+                )
+                .order_by(access_bindings.c.role_id, access_bindings.c.subject)
+            ).all()
+        return [AccessBinding(row.role_id, Subject.parse(row.subject)) for row in rows]
+
+    def change_bindings(
+        self,
+        resource_type: str,
+        resource_id: str,
+        add: list[AccessBinding],
+        remove: list[AccessBinding],
+        replace_all: bool = False,
+        op: Operation | None = None,
+    ) -> None:
+        """Apply binding changes (and record their operation) in one transaction."""
+        where = (access_bindings.c.resource_type == resource_type) & (
+            access_bindings.c.resource_id == resource_id
+        )
+        with self._begin() as conn:
+            if replace_all:
+                conn.execute(delete(access_bindings).where(where))
+            # An added binding that exists already is replaced by itself: adding is idempotent.
+            for binding in [*remove, *add]:
+                conn.execute(
+                    delete(access_bindings).where(
+                        where
+                        & (access_bindings.c.role_id == binding.role_id)
+                        & (access_bindings.c.subject == str(binding.subject))
+                    )
+                )
+            for binding in dict.fromkeys(add):
+                conn.execute(
+                    access_bindings.insert().values(
+                        resource_type=resource_type,
+                        resource_id=resource_id,
+                        role_id=binding.role_id,
+                        subject=str(binding.subject),
+                    )
+                )
+            if op is not None:
+                conn.execute(operations.insert().values(**_operation_row(op)))
+
     def version_statuses(self) -> dict[str, VersionStatus]:
         """Every version ever created, deleted keys included."""
         with self._connect() as conn:
@@ -572,22 +686,39 @@ def _snapshot(value: SymmetricKey | KeyVersion) -> dict[str, Any]:
     return row
 
 
-def _response_columns(response: SymmetricKey | KeyVersion | None) -> dict[str, Any]:
+def _response_columns(response: SymmetricKey | KeyVersion | Empty | None) -> dict[str, Any]:
     if response is None:
         return {"response_type": "", "response": None}
+    if isinstance(response, Empty):
+        return {"response_type": "Empty", "response": {}}
     kind = "SymmetricKey" if isinstance(response, SymmetricKey) else "SymmetricKeyVersion"
     return {"response_type": kind, "response": _snapshot(response)}
 
 
-def _from_snapshot(kind: str, data: dict[str, Any] | None) -> SymmetricKey | KeyVersion | None:
+def _from_snapshot(
+    kind: str, data: dict[str, Any] | None
+) -> SymmetricKey | KeyVersion | Empty | None:
     if not kind or data is None:
         return None
+    if kind == "Empty":
+        return Empty()
     if kind == "SymmetricKey":
         pv = data["primary_version"]
         return _key_from_row(
             _Obj(data), _version_from_row(_Obj(pv), primary=bool(pv.get("primary")))
         )
     return _version_from_row(_Obj(data), primary=bool(data.get("primary")))
+
+
+def _credential_from_row(row: Any) -> Credential:
+    return Credential(
+        id=row.id,
+        subject=Subject.parse(row.subject),
+        created_at=from_micros(row.created_at_us),
+        expires_at=from_us(row.expires_at_us),
+        revoked_at=from_us(row.revoked_at_us),
+        description=row.description,
+    )
 
 
 class _Obj:
