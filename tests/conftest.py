@@ -36,6 +36,9 @@ class DevServer:
 
     data_dir: Path
     log_path: Path
+    extra_args: tuple[str, ...] = ()
+    # Run this hsmkms command instead of `dev` (e.g. ("serve", "--config", FILE)).
+    command: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     address: str = ""
     _log_offset: int = field(default=0)
@@ -43,17 +46,16 @@ class DevServer:
     def start(self, timeout: float = 30.0) -> str:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
+        command = self.command or (
+            "dev",
+            "--data-dir",
+            str(self.data_dir),
+            "--listen",
+            "127.0.0.1:0",
+            *self.extra_args,
+        )
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hsmkms.cli",
-                "dev",
-                "--data-dir",
-                str(self.data_dir),
-                "--listen",
-                "127.0.0.1:0",
-            ],
+            [sys.executable, "-m", "hsmkms.cli", *command],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -90,6 +92,17 @@ class DevServer:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     data_dir = tmp_path_factory.mktemp("hsmkms-dev")
     dev = DevServer(data_dir=data_dir / "data", log_path=data_dir / "server.log")
+    dev.start()
+    yield dev
+    if dev.process is not None:
+        dev.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """`hsmkms dev --auth`: TLS with its own CA, bootstrap admin token, authorization on."""
+    base = tmp_path_factory.mktemp("hsmkms-auth")
+    dev = DevServer(data_dir=base / "data", log_path=base / "server.log", extra_args=("--auth",))
     dev.start()
     yield dev
     if dev.process is not None:

@@ -22,6 +22,7 @@ from hsmkms.api.audit import AuditLog, audited_fields
 from hsmkms.api.validation import validate
 from hsmkms.service.access import ANONYMOUS, AccessService, Authenticator, Caller, Permission
 from hsmkms.service.keys import OperationService
+from hsmkms.tls import peer_subject
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,7 @@ class Gate:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise errors.Unauthenticated("malformed authorization header")
                 bearer = token.strip()
-        names = (context.auth_context() or {}).get("x509_common_name") or []
-        certificate_name = names[0].decode(errors="replace") if names else None
+        certificate_name = peer_subject(context.auth_context() or {})
         return self._authenticator.authenticate(bearer, certificate_name)
 
     def _authorize(self, method: str, request: Any, caller: Caller) -> None:

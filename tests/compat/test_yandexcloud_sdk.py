@@ -106,3 +106,29 @@ def test_readme_example_runs(server: DevServer) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "decrypted: b'secret'" in proc.stdout
     assert "data key: 32 bytes" in proc.stdout
+
+
+def test_official_stubs_over_tls_with_bearer_token(auth_server: DevServer) -> None:
+    data = auth_server.data_dir
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["HSMKMS_TOKEN"] = (data / "admin.token").read_text().strip()
+    proc = subprocess.run(
+        [
+            compat_python(),
+            str(SDK_CLIENT.with_name("sdk_tls_client.py")),
+            auth_server.address,
+            str(data / "tls" / "ca.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result == {
+        "created_by": "serviceAccount:admin",
+        "plaintext": "over tls",
+        "anonymous": "UNAUTHENTICATED",
+    }

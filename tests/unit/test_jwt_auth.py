@@ -25,11 +25,11 @@ PEM_ISSUER = "https://pem.example"
 
 @dataclass(frozen=True)
 class Keys:
-    rsa: rsa.RSAPrivateKey
-    rsa2: rsa.RSAPrivateKey
-    ec: ec.EllipticCurvePrivateKey
-    pem_ec: ec.EllipticCurvePrivateKey
-    other: rsa.RSAPrivateKey
+    rsa_key: rsa.RSAPrivateKey
+    rsa_key2: rsa.RSAPrivateKey
+    ec_key: ec.EllipticCurvePrivateKey
+    pem_key: ec.EllipticCurvePrivateKey
+    other_key: rsa.RSAPrivateKey
     jwks: Path
     pem: Path
 
@@ -51,23 +51,23 @@ def _jwk(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, kid: str, alg: str
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     directory = tmp_path_factory.mktemp("jwt")
     made = Keys(
-        rsa=rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        rsa2=rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        ec=ec.generate_private_key(ec.SECP256R1()),
-        pem_ec=ec.generate_private_key(ec.SECP256R1()),
-        other=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        rsa_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        rsa_key2=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        ec_key=ec.generate_private_key(ec.SECP256R1()),
+        pem_key=ec.generate_private_key(ec.SECP256R1()),
+        other_key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
         jwks=directory / "jwks.json",
         pem=directory / "signer.pem",
     )
     jwks = {
         "keys": [
-            _jwk(made.rsa, "rsa-1", "RS256"),
-            _jwk(made.rsa2, "rsa-2", "RS256"),
-            _jwk(made.ec, "ec-1", "ES256"),
+            _jwk(made.rsa_key, "rsa-1", "RS256"),
+            _jwk(made.rsa_key2, "rsa-2", "RS256"),
+            _jwk(made.ec_key, "ec-1", "ES256"),
         ]
     }
     made.jwks.write_text(json.dumps(jwks))
-    made.pem.write_bytes(_public_pem(made.pem_ec))
+    made.pem.write_bytes(_public_pem(made.pem_key))
     return made
 
 
@@ -121,64 +121,75 @@ def _rejected(verifier: JwtVerifier, token: str, message: str) -> None:
 
 
 def test_valid_tokens(verifier: JwtVerifier, keys: Keys) -> None:
-    assert verifier.verify(_sign(keys.rsa, kid="rsa-1")) == "serviceAccount:sa-1"
-    assert verifier.verify(_sign(keys.ec, "ES256", kid="ec-1", sub="sa-2")) == "serviceAccount:sa-2"
-    pem_token = _sign(keys.pem_ec, "ES256", iss=PEM_ISSUER, sub="alice")
+    assert verifier.verify(_sign(keys.rsa_key, kid="rsa-1")) == "serviceAccount:sa-1"
+    assert (
+        verifier.verify(_sign(keys.ec_key, "ES256", kid="ec-1", sub="sa-2"))
+        == "serviceAccount:sa-2"
+    )
+    pem_token = _sign(keys.pem_key, "ES256", iss=PEM_ISSUER, sub="alice")
     assert verifier.verify(pem_token) == "user:alice"
 
 
 def test_audience_in_a_list(verifier: JwtVerifier, keys: Keys) -> None:
-    token = _sign(keys.rsa, kid="rsa-1", aud=["other", AUDIENCE])
+    token = _sign(keys.rsa_key, kid="rsa-1", aud=["other", AUDIENCE])
     assert verifier.verify(token) == "serviceAccount:sa-1"
 
 
 def test_kid_selects_the_key(verifier: JwtVerifier, keys: Keys) -> None:
-    assert verifier.verify(_sign(keys.rsa2, kid="rsa-2")) == "serviceAccount:sa-1"
+    assert verifier.verify(_sign(keys.rsa_key2, kid="rsa-2")) == "serviceAccount:sa-1"
     # Signed by rsa-2 but naming rsa-1: only rsa-1 is tried.
-    _rejected(verifier, _sign(keys.rsa2, kid="rsa-1"), "signature is invalid")
+    _rejected(verifier, _sign(keys.rsa_key2, kid="rsa-1"), "signature is invalid")
     # A kid the JWKS does not have: no JWKS key is tried.
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-9"), "signing key is unknown")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-9"), "signing key is unknown")
 
 
 def test_without_kid_every_key_is_tried(verifier: JwtVerifier, keys: Keys) -> None:
-    assert verifier.verify(_sign(keys.rsa2)) == "serviceAccount:sa-1"
-    assert verifier.verify(_sign(keys.ec, "ES256")) == "serviceAccount:sa-1"
+    assert verifier.verify(_sign(keys.rsa_key2)) == "serviceAccount:sa-1"
+    assert verifier.verify(_sign(keys.ec_key, "ES256")) == "serviceAccount:sa-1"
 
 
 def test_expired(verifier: JwtVerifier, keys: Keys) -> None:
     now = int(time.time())
     _rejected(
-        verifier, _sign(keys.rsa, kid="rsa-1", iat=now - 600, exp=now - 120), "token has expired"
+        verifier,
+        _sign(keys.rsa_key, kid="rsa-1", iat=now - 600, exp=now - 120),
+        "token has expired",
     )
     # Within the leeway (30 s) an expired token is still accepted.
-    assert verifier.verify(_sign(keys.rsa, kid="rsa-1", exp=now - 5)) == "serviceAccount:sa-1"
+    assert verifier.verify(_sign(keys.rsa_key, kid="rsa-1", exp=now - 5)) == "serviceAccount:sa-1"
 
 
 def test_not_yet_valid(verifier: JwtVerifier, keys: Keys) -> None:
     now = int(time.time())
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", nbf=now + 600, exp=now + 900), "not yet valid")
+    _rejected(
+        verifier, _sign(keys.rsa_key, kid="rsa-1", nbf=now + 600, exp=now + 900), "not yet valid"
+    )
 
 
 def test_wrong_audience(verifier: JwtVerifier, keys: Keys) -> None:
     _rejected(
-        verifier, _sign(keys.rsa, kid="rsa-1", aud="someone-else"), "audience is not accepted"
+        verifier, _sign(keys.rsa_key, kid="rsa-1", aud="someone-else"), "audience is not accepted"
     )
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", aud=None), "no aud claim")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-1", aud=None), "no aud claim")
 
 
 def test_unknown_issuer(verifier: JwtVerifier, keys: Keys) -> None:
     _rejected(
-        verifier, _sign(keys.rsa, kid="rsa-1", iss="https://evil.example"), "issuer is not trusted"
+        verifier,
+        _sign(keys.rsa_key, kid="rsa-1", iss="https://evil.example"),
+        "issuer is not trusted",
     )
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", iss=None), "issuer is not trusted")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-1", iss=None), "issuer is not trusted")
     # A token from one issuer is not verified with another issuer's keys.
-    _rejected(verifier, _sign(keys.ec, "ES256", kid="ec-1", iss=PEM_ISSUER), "signature is invalid")
+    _rejected(
+        verifier, _sign(keys.ec_key, "ES256", kid="ec-1", iss=PEM_ISSUER), "signature is invalid"
+    )
 
 
 def test_bad_signature(verifier: JwtVerifier, keys: Keys) -> None:
-    _rejected(verifier, _sign(keys.other, kid="rsa-1"), "signature is invalid")
-    _rejected(verifier, _sign(keys.other), "signature is invalid")
-    good = _sign(keys.rsa, kid="rsa-1")
+    _rejected(verifier, _sign(keys.other_key, kid="rsa-1"), "signature is invalid")
+    _rejected(verifier, _sign(keys.other_key), "signature is invalid")
+    good = _sign(keys.rsa_key, kid="rsa-1")
     header, _, signature = good.split(".")
     tampered = f"{header}.{_b64(json.dumps(_claims(sub='admin')).encode())}.{signature}"
     _rejected(verifier, tampered, "signature is invalid")
@@ -197,21 +208,21 @@ def test_hs256_with_the_public_key_as_secret(verifier: JwtVerifier, keys: Keys) 
     # The classic algorithm-confusion attack: PyJWT would refuse to create this token, so it is
     # assembled by hand, HMAC-signed with the issuer's public key PEM.
     signing_input = _unsigned({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, _claims())
-    mac = hmac.new(_public_pem(keys.rsa), signing_input.encode(), hashlib.sha256).digest()
+    mac = hmac.new(_public_pem(keys.rsa_key), signing_input.encode(), hashlib.sha256).digest()
     _rejected(verifier, f"{signing_input}.{_b64(mac)}", "algorithm is not allowed")
 
 
 def test_algorithm_not_configured_for_issuer(verifier: JwtVerifier, keys: Keys) -> None:
     p384 = ec.generate_private_key(ec.SECP384R1())
     _rejected(verifier, _sign(p384, "ES384", iss=PEM_ISSUER), "algorithm is not allowed")
-    _rejected(verifier, _sign(keys.rsa, "PS256", iss=ISSUER), "algorithm is not allowed")
+    _rejected(verifier, _sign(keys.rsa_key, "PS256", iss=ISSUER), "algorithm is not allowed")
 
 
 def test_missing_claims(verifier: JwtVerifier, keys: Keys) -> None:
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", sub=None), "no sub claim")
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", exp=None), "no exp claim")
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", sub=""), "subject is invalid")
-    _rejected(verifier, _sign(keys.rsa, kid="rsa-1", sub="a\nb"), "subject is invalid")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-1", sub=None), "no sub claim")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-1", exp=None), "no exp claim")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-1", sub=""), "subject is invalid")
+    _rejected(verifier, _sign(keys.rsa_key, kid="rsa-1", sub="a\nb"), "subject is invalid")
 
 
 def test_malformed_payload(verifier: JwtVerifier) -> None:
@@ -252,7 +263,7 @@ def test_configuration_errors(keys: Keys, tmp_path: Path) -> None:
         JwtVerifier([JwtIssuer(ISSUER, AUDIENCE, algorithms=("ES384",), jwks_file=keys.jwks)])
     private = tmp_path / "private.pem"
     private.write_bytes(
-        keys.ec.private_bytes(
+        keys.ec_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
