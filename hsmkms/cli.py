@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from hsmkms import __version__, config, dev, errors, server
@@ -32,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     p_dev.add_argument("--data-dir", type=Path, default=Path(".hsmkms-dev"), metavar="DIR")
     p_dev.add_argument("--listen", default=config.DEFAULT_LISTEN, metavar="ADDR")
     p_dev.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="server processes sharing the port (default: one per CPU)",
+    )
+    p_dev.add_argument(
         "--auth",
         action="store_true",
         help="TLS (CA in DIR/tls/ca.pem) and authentication (admin token in DIR/admin.token)",
@@ -39,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p_serve = sub.add_parser("serve", help="run the server from a TOML configuration file")
     p_serve.add_argument("--config", type=Path, required=True, metavar="FILE")
+    p_serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port (default: [server] workers, else one per CPU)",
+    )
     p_serve.add_argument(
         "--insecure-allow-remote-plaintext",
         action="store_true",
@@ -172,6 +186,10 @@ def _serve(args: argparse.Namespace) -> int:
                 f"server.listen {settings.listen}: refusing a non-loopback address without "
                 "both [tls] and [auth] enabled (--insecure-allow-remote-plaintext overrides)"
             )
+    if args.workers is not None:
+        if args.workers < 0:
+            raise config.ConfigError("--workers: must be 0 (one per CPU) or more")
+        settings = replace(settings, workers=args.workers)
     server.serve(settings)
     return 0
 

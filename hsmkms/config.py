@@ -52,6 +52,8 @@ class Settings:
     store_url: str
     listen: str = DEFAULT_LISTEN
     threads: int = DEFAULT_THREADS
+    # Server processes sharing the port; 0: one per CPU.
+    workers: int = 0
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     # Environment the PKCS#11 module reads at load time (SOFTHSM2_CONF, vendor config paths).
     module_environment: dict[str, str] = field(default_factory=dict)
@@ -245,6 +247,7 @@ def load(path: Path) -> Settings:
         store_url=str(store["url"]),
         listen=str(server.get("listen", DEFAULT_LISTEN)),
         threads=int(server.get("threads", DEFAULT_THREADS)),
+        workers=int(server.get("workers", 0)),
         grace_seconds=float(server.get("grace_seconds", DEFAULT_GRACE_SECONDS)),
         module_environment={str(k): str(v) for k, v in environment.items()},
         lifecycle=_lifecycle(lifecycle),

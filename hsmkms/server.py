@@ -6,10 +6,12 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
@@ -23,6 +25,7 @@ from hsmkms.api.grpc_services import (
 )
 from hsmkms.config import ConfigError, Settings
 from hsmkms.domain import AccessBinding, Subject
+from hsmkms.errors import KmsError
 from hsmkms.hsm.pkcs11_hsm import Pkcs11Hsm
 from hsmkms.service import CryptoService, KeyService, OperationService
 from hsmkms.service.access import AccessService, Authenticator, CredentialService
@@ -113,15 +116,20 @@ def check_consistency(app: App) -> None:
 
 
 def create_server(
-    app: App, address: str, threads: int, tls: TlsFiles | None = None
-) -> tuple[grpc.Server, int]:
+    app: App,
+    address: str,
+    threads: int,
+    tls: TlsFiles | None = None,
+    reuse_port: bool = False,
+) -> tuple[grpc.Server, int, health.HealthServicer]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rpc"),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
-            ("grpc.so_reuseport", 0),
+            # Workers share one port; a lone server must not share it with anyone by accident.
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     crypto_grpc.add_SymmetricCryptoServiceServicer_to_server(
@@ -133,37 +141,126 @@ def create_server(
     op_service_grpc.add_OperationServiceServicer_to_server(
         OperationServicer(app.gate, app.operations), server
     )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if tls is None:
         port = server.add_insecure_port(address)
     else:
         port = server.add_secure_port(address, server_credentials(tls))
     if port == 0:
         raise RuntimeError(f"cannot listen on {address}")
-    return server, port
+    return server, port, health_servicer
 
 
-def serve(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then finish in-flight calls and log out of the token."""
-    app = build_app(settings)
-    check_consistency(app)
-    server, port = create_server(app, settings.listen, settings.threads, settings.tls)
-    scheduler = Scheduler(app.keys, settings.scheduler_interval)
+HEALTH_SERVICES = (
+    "",
+    "yandex.cloud.kms.v1.SymmetricCryptoService",
+    "yandex.cloud.kms.v1.SymmetricKeyService",
+    "yandex.cloud.operation.OperationService",
+)
+
+
+class HealthMonitor:
+    """Probes the token and the store every `interval` seconds and publishes the result through
+    grpc.health.v1 (SERVING only while both answer); a lost token is reconnected by the probe."""
+
+    def __init__(self, app: App, servicer: health.HealthServicer, interval: float = 1.0) -> None:
+        self._app = app
+        self._servicer = servicer
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="health", daemon=True)
+        self.serving: bool | None = None
+
+    def check(self) -> bool:
+        healthy = self._app.hsm.probe()
+        try:
+            self._app.store.ping()
+        except KmsError:
+            healthy = False
+        if healthy != self.serving:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if healthy
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            for name in HEALTH_SERVICES:
+                self._servicer.set(name, status)
+            if self.serving is not None:
+                log.warning("health: %s", "SERVING" if healthy else "NOT_SERVING")
+            self.serving = healthy
+        return healthy
+
+    def start(self) -> None:
+        self.check()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for name in HEALTH_SERVICES:
+            self._servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.check()
+            except Exception:
+                log.exception("health check failed")
+
+
+def run_worker(
+    settings: Settings,
+    on_ready: Callable[[int], None],
+    *,
+    primary: bool = True,
+    reuse_port: bool = False,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then finish in-flight calls and log out of the token.
+
+    The primary worker (the only one, or worker 0) also reconciles at start and runs the
+    scheduler; every worker serves calls and reports health.
+    """
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server.start()
-    scheduler.start()
-    host = settings.listen.rsplit(":", 1)[0]
-    log.info(
-        "hsmkms listening on %s:%d (%s, %s)",
-        host,
-        port,
-        "TLS" if settings.tls else "plaintext",
-        "authentication required" if settings.auth.enabled else "no authentication",
+    app = build_app(settings)
+    if primary:
+        check_consistency(app)
+    server, port, health_servicer = create_server(
+        app, settings.listen, settings.threads, settings.tls, reuse_port
     )
+    monitor = HealthMonitor(app, health_servicer)
+    scheduler = Scheduler(app.keys, settings.scheduler_interval) if primary else None
+    server.start()
+    monitor.start()
+    if scheduler is not None:
+        scheduler.start()
+    on_ready(port)
     stop.wait()
     log.info("shutting down: finishing in-flight calls")
-    scheduler.stop()
+    if scheduler is not None:
+        scheduler.stop()
+    monitor.stop()
     server.stop(settings.grace_seconds).wait()
     app.close()
     log.info("stopped")
+
+
+def describe(settings: Settings, port: int, workers: int) -> str:
+    host = settings.listen.rsplit(":", 1)[0]
+    return (
+        f"hsmkms listening on {host}:{port} ({workers} worker{'s' if workers > 1 else ''}, "
+        f"{'TLS' if settings.tls else 'plaintext'}, "
+        f"{'authentication required' if settings.auth.enabled else 'no authentication'})"
+    )
+
+
+def serve(settings: Settings) -> None:
+    workers = settings.workers or os.cpu_count() or 1
+    if workers == 1:
+        run_worker(settings, lambda port: log.info("%s", describe(settings, port, 1)))
+    else:
+        from hsmkms.supervisor import Supervisor
+
+        Supervisor(settings, workers).run()

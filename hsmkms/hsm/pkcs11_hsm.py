@@ -53,6 +53,14 @@ _STALE = (
 )
 
 
+MIN_BACKOFF = 0.1
+MAX_BACKOFF = 5.0
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, Unavailable) else type(exc).__name__
+
+
 def key_label(version_id: str) -> str:
     return LABEL_PREFIX + version_id
 
@@ -79,6 +87,16 @@ class Pkcs11Hsm:
         self._session: pkcs11.Session | None = None
         # python-pkcs11's stubs omit the encrypt/decrypt mixins of SecretKey.
         self._keys: dict[str, Any] = {}
+        # Reconnection backoff: while the token cannot be reached, calls fail fast until
+        # _retry_at, and the wait doubles after each failed attempt.
+        self._retry_at = 0.0
+        self._backoff = MIN_BACKOFF
+        self.reconnects = 0
+
+    @property
+    def healthy(self) -> bool:
+        """True while a logged-in session is open."""
+        return self._session is not None
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -86,6 +104,14 @@ class Pkcs11Hsm:
         """Open the session now (at start-up), so configuration errors surface early."""
         with _P11_LOCK:
             self._ensure_session()
+
+    def probe(self) -> bool:
+        """Check the token with a cheap call (reconnecting if due); True if it answered."""
+        try:
+            self._call("probe", lambda session: session.generate_random(64))
+        except Unavailable:
+            return False
+        return True
 
     def _ensure_session(self) -> pkcs11.Session:
         if self._session is not None:
@@ -109,6 +135,25 @@ class Pkcs11Hsm:
         self._keys.clear()
         return self._session
 
+    def _connected(self) -> pkcs11.Session:
+        """The session, reconnecting if there is none, unless a reconnect failed moments ago."""
+        if self._session is not None:
+            return self._session
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise Unavailable("HSM is unavailable; reconnecting")
+        try:
+            session = self._ensure_session()
+        except (Unavailable, p11e.PKCS11Error) as exc:
+            self._retry_at = now + self._backoff
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+            log.warning("reconnecting to the HSM failed (%s)", _reason(exc))
+            raise Unavailable("HSM is unavailable") from None
+        self._retry_at, self._backoff = 0.0, MIN_BACKOFF
+        self.reconnects += 1
+        log.info("connected to the HSM")
+        return session
+
     def _drop_session(self) -> None:
         # Closing calls C_Logout, which is what we want when starting over; a session that is
         # already invalid fails to close, which is fine.
@@ -123,7 +168,7 @@ class Pkcs11Hsm:
         with _P11_LOCK:
             for attempt in (1, 2):
                 try:
-                    return fn(self._ensure_session())
+                    return fn(self._connected())
                 except _STALE as exc:
                     log.warning(
                         "PKCS#11 %s failed (%s), attempt %d", what, type(exc).__name__, attempt

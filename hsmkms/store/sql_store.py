@@ -96,6 +96,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_manual_transactions(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # no implicit BEGIN: the "begin" event issues it
+
+
 class Store:
     def __init__(self, url: str) -> None:
         # hide_parameters: errors logged from the store never echo row values.
@@ -105,13 +110,23 @@ class Store:
         self._migrate()
 
     def _migrate(self) -> None:
+        """Bring the schema to the latest revision; safe when several processes start at once."""
         config = Config()
         config.set_main_option(
             "script_location", str(resources.files("hsmkms.store") / "migrations")
         )
-        with self._engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        engine = create_engine(self._engine.url, hide_parameters=True)
+        if engine.dialect.name == "sqlite":
+            # pysqlite runs DDL outside transactions; take SQLite's write lock for the whole
+            # migration instead, so a second process waits and then finds nothing to do.
+            event.listen(engine, "connect", _sqlite_manual_transactions)
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            engine.dispose()
 
     def close(self) -> None:
         self._engine.dispose()
