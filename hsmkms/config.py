@@ -93,14 +93,21 @@ def _lifecycle(section: dict[str, Any]) -> LifecyclePolicy:
     unknown = sorted(set(section) - known - {"scheduler_interval"})
     if unknown:
         raise ConfigError(f"lifecycle.{unknown[0]}: unknown setting")
-    policy = LifecyclePolicy(
-        **{
-            name: parse_duration(section[name], f"lifecycle.{name}")
-            if name in section
-            else getattr(defaults, name)
-            for name in known
-        }
-    )
+    counts = {"nonce_rotation_threshold", "encryption_limit"}
+    values: dict[str, Any] = {}
+    for name in known:
+        if name not in section:
+            values[name] = getattr(defaults, name)
+        elif name in counts:
+            value = section[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"lifecycle.{name}: expected a positive integer")
+            values[name] = value
+        else:
+            values[name] = parse_duration(section[name], f"lifecycle.{name}")
+    policy = LifecyclePolicy(**values)
+    if policy.nonce_rotation_threshold >= policy.encryption_limit:
+        raise ConfigError("lifecycle: nonce_rotation_threshold must be below encryption_limit")
     if not policy.min_pending_period <= policy.default_pending_period <= policy.max_pending_period:
         raise ConfigError(
             "lifecycle: default_pending_period must lie between min_pending_period and "

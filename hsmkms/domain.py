@@ -68,6 +68,8 @@ class KeyVersion:
     created_at: datetime
     primary: bool = False
     destroy_at: datetime | None = None
+    # AES-GCM invocations recorded so far (flushed in batches; see service/nonce.py).
+    encryptions: int = 0
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,11 @@ class LifecyclePolicy:
     min_pending_period: timedelta = timedelta(days=1)
     max_pending_period: timedelta = timedelta(days=90)
     key_deletion_pending_period: timedelta = timedelta(days=7)
+    # NIST SP 800-38D 8.3: at most 2**32 invocations of AES-GCM with random IVs per key. A key
+    # whose primary version reaches the threshold is rotated; a version at the limit refuses to
+    # encrypt. The margin below 2**32 covers counts not yet flushed by other workers.
+    nonce_rotation_threshold: int = 2**31
+    encryption_limit: int = 2**32 - 2**24
 
 
 # IDs look like Yandex Cloud's: a three-letter prefix and 17 base32 characters, 20 in all.

@@ -31,6 +31,7 @@ from hsmkms.service import CryptoService, KeyService, OperationService
 from hsmkms.service.access import AccessService, Authenticator, CredentialService
 from hsmkms.service.background import Scheduler, reconcile
 from hsmkms.service.jwt_auth import JwtVerifier
+from hsmkms.service.nonce import EncryptionCounter, NonceBudget
 from hsmkms.store import Store
 from hsmkms.tls import TlsFiles, server_credentials
 
@@ -50,6 +51,7 @@ class App:
     operations: OperationService
     access: AccessService
     gate: Gate
+    nonce_budget: NonceBudget
     audit: AuditLog | None = None
 
     def close(self) -> None:
@@ -69,14 +71,17 @@ def build_app(settings: Settings) -> App:
     access = AccessService(store, enforce=settings.auth.enabled)
     bootstrap_bindings(access, settings)
     audit = None if settings.audit_path is None else AuditLog(settings.audit_path)
+    keys = KeyService(store, hsm, settings.lifecycle)
+    counter = EncryptionCounter(store, settings.lifecycle)
     return App(
         store=store,
         hsm=hsm,
-        keys=KeyService(store, hsm, settings.lifecycle),
-        crypto=CryptoService(store, hsm),
+        keys=keys,
+        crypto=CryptoService(store, hsm, counter),
         operations=operations,
         access=access,
         gate=Gate(access, operations, authenticator(store, settings), audit),
+        nonce_budget=NonceBudget(counter, keys),
         audit=audit,
     )
 
@@ -234,6 +239,7 @@ def run_worker(
     scheduler = Scheduler(app.keys, settings.scheduler_interval) if primary else None
     server.start()
     monitor.start()
+    app.nonce_budget.start()
     if scheduler is not None:
         scheduler.start()
     on_ready(port)
@@ -243,6 +249,7 @@ def run_worker(
         scheduler.stop()
     monitor.stop()
     server.stop(settings.grace_seconds).wait()
+    app.nonce_budget.stop()  # after the last call: every encryption is counted
     app.close()
     log.info("stopped")
 

@@ -85,7 +85,9 @@ class DevServer:
         return code
 
     def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(self.address)
+        # Each channel its own connection (gRPC otherwise shares one per target), so that
+        # several channels spread over the server's worker processes.
+        return grpc.insecure_channel(self.address, options=[("grpc.use_local_subchannel_pool", 1)])
 
 
 @pytest.fixture(scope="session")
@@ -212,3 +214,45 @@ def decrypt(crypto: Any, key_id: str, ciphertext: bytes, aad: bytes = b"") -> An
     return crypto.Decrypt(
         c.SymmetricDecryptRequest(key_id=key_id, ciphertext=ciphertext, aad_context=aad)
     )
+
+
+def pin_copy(base: Path, server: DevServer, mode: int = 0o600, value: str = "") -> Path:
+    """A copy of the server's user PIN file (or another value) with the given mode."""
+    pin = base / "user.pin"
+    pin.write_text(value or (server.data_dir / "user.pin").read_text())
+    pin.chmod(mode)
+    return pin
+
+
+def serve_config(
+    base: Path,
+    server: DevServer,
+    *,
+    listen: str = "127.0.0.1:0",
+    store: str = "",
+    pin_file: Path | None = None,
+    extra: str = "",
+) -> Path:
+    """A `hsmkms serve` config on the token of a dev server (its own store unless `store`)."""
+    pin = pin_file if pin_file is not None else pin_copy(base, server)
+    config = base / "hsmkms.toml"
+    config.write_text(
+        f"""
+[server]
+listen = "{listen}"
+workers = 1
+
+[hsm]
+module = "{default_module_path()}"
+token_label = "{DEV_TOKEN_LABEL}"
+pin_file = "{pin}"
+
+[hsm.environment]
+SOFTHSM2_CONF = "{server.data_dir / "softhsm2.conf"}"
+
+[store]
+url = "{store or f"sqlite:///{base / 'serve.db'}"}"
+{extra}
+"""
+    )
+    return config

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -176,6 +177,7 @@ class Gate:
                         "status": code.name,
                         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
                         "peer": context.peer(),
+                        "pid": os.getpid(),
                         **audited_fields(request),
                         **({} if response is None else _response_fields(response)),
                     }

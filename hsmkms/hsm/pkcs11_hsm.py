@@ -53,6 +53,12 @@ _STALE = (
 )
 
 
+class _KeyNotFound(Exception):
+    def __init__(self, version_id: str) -> None:
+        super().__init__(version_id)
+        self.version_id = version_id
+
+
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 
@@ -169,6 +175,14 @@ class Pkcs11Hsm:
             for attempt in (1, 2):
                 try:
                     return fn(self._connected())
+                except _KeyNotFound as exc:
+                    # Private objects are invisible to a session that lost its login: look
+                    # again on a fresh session before declaring the material missing.
+                    if attempt == 2:
+                        raise FailedPrecondition(
+                            f"key material of version {exc.version_id} is not present in the HSM"
+                        ) from None
+                    self._drop_session()
                 except _STALE as exc:
                     log.warning(
                         "PKCS#11 %s failed (%s), attempt %d", what, type(exc).__name__, attempt
@@ -190,9 +204,7 @@ class Pkcs11Hsm:
                     object_class=ObjectClass.SECRET_KEY, id=key_object_id(version_id)
                 )
             except p11e.NoSuchKey:
-                raise FailedPrecondition(
-                    f"key material of version {version_id} is not present in the HSM"
-                ) from None
+                raise _KeyNotFound(version_id) from None
             self._keys[version_id] = key
         return key
 

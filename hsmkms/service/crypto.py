@@ -9,6 +9,7 @@ from hsmkms.domain import KeyStatus, KeyVersion, SymmetricAlgorithm, SymmetricKe
 from hsmkms.errors import FailedPrecondition, InvalidCiphertext, NotFound
 from hsmkms.hsm import Hsm
 from hsmkms.service.keys import check_algorithm
+from hsmkms.service.nonce import EncryptionCounter
 from hsmkms.store import Store
 
 
@@ -44,9 +45,10 @@ class DataKey:
 
 
 class CryptoService:
-    def __init__(self, store: Store, hsm: Hsm) -> None:
+    def __init__(self, store: Store, hsm: Hsm, counter: EncryptionCounter) -> None:
         self._store = store
         self._hsm = hsm
+        self._counter = counter
 
     # -- rules --------------------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class CryptoService:
     # -- operations ---------------------------------------------------------------------------
 
     def _seal(self, version: KeyVersion, plaintext: bytes, aad: bytes) -> bytes:
+        self._counter.reserve(version)
         iv, sealed = self._hsm.encrypt(version.id, plaintext, envelope.gcm_aad(version.id, aad))
         return envelope.Envelope(version.id, iv, sealed).to_bytes()
 

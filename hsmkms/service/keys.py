@@ -429,6 +429,20 @@ class KeyService:
             destroyed.append(version_id)
         return destroyed
 
+    def rotate_exhausted(self, key_id: str, version_id: str) -> bool:
+        """Rotate the key if `version_id` is still its primary (nonce budget threshold reached)."""
+        key = self._store.get_key(key_id)
+        if key is None or key.primary_version.id != version_id:
+            return False
+        op = self._rotate(
+            key, SYSTEM_SUBJECT, "Rotate symmetric key (encryption limit)", conditional=True
+        )
+        if op is not None:
+            log.warning(
+                "key %s rotated: version %s reached its encryption threshold", key_id, version_id
+            )
+        return op is not None
+
     def rotate_due_keys(self) -> list[str]:
         """Rotate every key whose rotation period has passed; returns the rotated key IDs."""
         rotated = []

@@ -47,6 +47,7 @@ key_versions = Table(
     Column("algorithm", Integer, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
     Column("destroy_at_us", BigInteger, nullable=True),
+    Column("encryptions", BigInteger, nullable=False, server_default="0"),
     Index("ix_key_versions_key", "key_id", "created_at_us", "id"),
 )
 

@@ -584,6 +584,22 @@ class Store:
             if op is not None:
                 conn.execute(operations.insert().values(**_operation_row(op)))
 
+    def add_encryptions(self, counts: dict[str, int]) -> dict[str, tuple[str, int]]:
+        """Add to versions' encryption counts; returns {version: (key_id, new total)}."""
+        with self._begin() as conn:
+            for version_id, n in counts.items():
+                conn.execute(
+                    update(key_versions)
+                    .where(key_versions.c.id == version_id)
+                    .values(encryptions=key_versions.c.encryptions + n)
+                )
+            rows = conn.execute(
+                select(key_versions.c.id, key_versions.c.key_id, key_versions.c.encryptions).where(
+                    key_versions.c.id.in_(list(counts))
+                )
+            ).all()
+        return {row.id: (row.key_id, row.encryptions) for row in rows}
+
     def version_statuses(self) -> dict[str, VersionStatus]:
         """Every version ever created, deleted keys included."""
         with self._connect() as conn:
@@ -685,6 +701,7 @@ def _version_from_row(row: Row[Any] | Any, primary: bool) -> KeyVersion:
         created_at=_required_time(row.created_at_us),
         primary=primary,
         destroy_at=from_us(row.destroy_at_us),
+        encryptions=getattr(row, "encryptions", 0) or 0,
     )
 
 

@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import grpc
-from conftest import DevServer, create_key, decrypt, encrypt
+from conftest import DevServer, create_key, decrypt, encrypt, pin_copy, serve_config
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_grpc
-from hsmkms.dev import DEV_TOKEN_LABEL
-from hsmkms.hsm.softhsm import default_module_path
 
 
 def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -26,35 +24,6 @@ def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
     )
 
 
-def write_config(tmp_path: Path, server: DevServer, pin_file: Path, listen: str) -> Path:
-    config = tmp_path / "hsmkms.toml"
-    config.write_text(
-        f"""
-[server]
-listen = "{listen}"
-
-[hsm]
-module = "{default_module_path()}"
-token_label = "{DEV_TOKEN_LABEL}"
-pin_file = "{pin_file}"
-
-[hsm.environment]
-SOFTHSM2_CONF = "{server.data_dir / "softhsm2.conf"}"
-
-[store]
-url = "sqlite:///{tmp_path / "serve.db"}"
-"""
-    )
-    return config
-
-
-def pin_copy(tmp_path: Path, server: DevServer, mode: int = 0o600, value: str = "") -> Path:
-    pin = tmp_path / "user.pin"
-    pin.write_text(value or (server.data_dir / "user.pin").read_text())
-    pin.chmod(mode)
-    return pin
-
-
 def test_dev_refuses_non_loopback() -> None:
     result = run_cli("dev", "--data-dir", "/nonexistent", "--listen", "0.0.0.0:0")
     assert result.returncode == 2
@@ -63,7 +32,7 @@ def test_dev_refuses_non_loopback() -> None:
 
 def test_serve_from_config_file(tmp_path: Path, server: DevServer) -> None:
     pin = pin_copy(tmp_path, server)
-    config = write_config(tmp_path, server, pin, "127.0.0.1:0")
+    config = serve_config(tmp_path, server, pin_file=pin)
     proc = subprocess.Popen(
         [sys.executable, "-m", "hsmkms.cli", "serve", "--config", str(config)],
         stderr=subprocess.PIPE,
@@ -93,7 +62,7 @@ def test_serve_from_config_file(tmp_path: Path, server: DevServer) -> None:
 
 def test_serve_refuses_unsafe_pin_file(tmp_path: Path, server: DevServer) -> None:
     pin = pin_copy(tmp_path, server, mode=0o644)
-    config = write_config(tmp_path, server, pin, "127.0.0.1:0")
+    config = serve_config(tmp_path, server, pin_file=pin)
     result = run_cli("serve", "--config", str(config))
     assert result.returncode == 2
     assert "chmod 600" in result.stderr
@@ -102,7 +71,7 @@ def test_serve_refuses_unsafe_pin_file(tmp_path: Path, server: DevServer) -> Non
 
 def test_serve_reports_wrong_pin_without_printing_it(tmp_path: Path, server: DevServer) -> None:
     pin = pin_copy(tmp_path, server, value="wrong-pin-value-123")
-    config = write_config(tmp_path, server, pin, "127.0.0.1:0")
+    config = serve_config(tmp_path, server, pin_file=pin)
     result = run_cli("serve", "--config", str(config))
     assert result.returncode == 2
     assert "login to token failed" in result.stderr
@@ -111,7 +80,7 @@ def test_serve_reports_wrong_pin_without_printing_it(tmp_path: Path, server: Dev
 
 def test_serve_refuses_remote_plaintext(tmp_path: Path, server: DevServer) -> None:
     pin = pin_copy(tmp_path, server)
-    config = write_config(tmp_path, server, pin, "0.0.0.0:0")
+    config = serve_config(tmp_path, server, pin_file=pin, listen="0.0.0.0:0")
     result = run_cli("serve", "--config", str(config))
     assert result.returncode == 2
     assert "insecure" in result.stderr

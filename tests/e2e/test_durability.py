@@ -104,17 +104,18 @@ def test_concurrent_clients_never_crash_the_token(own_server: DevServer) -> None
     python-pkcs11 initialises the module without locking, so unsynchronised calls from the
     server's threads would corrupt SoftHSM2's heap and abort the process.
     """
-    clients, deadline = 32, time.monotonic() + 8
+    clients, deadline = 32, time.monotonic() + 10
     errors: list[str] = []
     calls = [0]
     lock = threading.Lock()
-    with own_server.channel() as ch:
-        keys = key_grpc.SymmetricKeyServiceStub(ch)
-        crypto = crypto_grpc.SymmetricCryptoServiceStub(ch)
-        shared = [create_key(keys) for _ in range(3)]
+    channels = [own_server.channel() for _ in range(8)]  # spread over every worker process
+    try:
+        shared = [create_key(key_grpc.SymmetricKeyServiceStub(channels[0])) for _ in range(3)]
 
         def client(n: int) -> None:
             rng = random.Random(n)
+            keys = key_grpc.SymmetricKeyServiceStub(channels[n % 8])
+            crypto = crypto_grpc.SymmetricCryptoServiceStub(channels[n % 8])
             try:
                 while time.monotonic() < deadline:
                     key = rng.choice(shared)
@@ -157,6 +158,9 @@ def test_concurrent_clients_never_crash_the_token(own_server: DevServer) -> None
             t.start()
         for t in threads:
             t.join(60)
+    finally:
+        for ch in channels:
+            ch.close()
     assert not errors, errors[:5]
     assert calls[0] > 100
     assert own_server.process is not None and own_server.process.poll() is None

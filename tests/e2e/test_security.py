@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import DevServer, expect
+from conftest import DevServer, expect, serve_config
 from google.protobuf import field_mask_pb2
 
 from hsmkms._pb.yandex.cloud.access import access_pb2 as access_pb
@@ -186,32 +186,19 @@ def strict_server(
     """`hsmkms serve` on the same token and store: client certificates required, JWT issuer."""
     from cryptography.hazmat.primitives import serialization
 
-    from hsmkms.hsm.softhsm import default_module_path
-
     base = tmp_path_factory.mktemp("strict")
     data, tls = auth_server.data_dir, auth_server.data_dir / "tls"
-    pin = base / "user.pin"
-    pin.write_text((data / "user.pin").read_text())
-    pin.chmod(0o600)
     public = base / "issuer.pem"
     public.write_bytes(
         jwt_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    config = base / "hsmkms.toml"
-    config.write_text(
-        f"""
-[server]
-listen = "127.0.0.1:0"
-[hsm]
-module = "{default_module_path()}"
-token_label = "hsmkms-dev"
-pin_file = "{pin}"
-[hsm.environment]
-SOFTHSM2_CONF = "{data / "softhsm2.conf"}"
-[store]
-url = "{store_url(data)}"
+    config = serve_config(
+        base,
+        auth_server,
+        store=store_url(data),
+        extra=f"""
 [tls]
 cert_file = "{tls / "server.pem"}"
 key_file = "{tls / "server.key"}"
@@ -228,7 +215,7 @@ algorithms = ["ES256"]
 subject_type = "federatedUser"
 [audit]
 path = "{base / "audit.log"}"
-"""
+""",
     )
     server = DevServer(
         data_dir=data, log_path=base / "server.log", command=("serve", "--config", str(config))

@@ -1,0 +1,138 @@
+"""HSM faults against the real SoftHSM2 token: sessions closed or logged out behind the
+server's back, device errors, a token that disappears — calls fail fast with UNAVAILABLE and
+the service heals by itself."""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pkcs11
+import pkcs11.exceptions as p11e
+import pytest
+from conftest import create_key
+
+from hsmkms.dev import DEV_TOKEN_LABEL
+from hsmkms.errors import Unavailable
+from hsmkms.hsm.pkcs11_hsm import Pkcs11Hsm
+from hsmkms.hsm.softhsm import default_module_path
+
+
+def cryptoki() -> ctypes.CDLL:
+    # The same shared object python-pkcs11 loaded: these calls act on its state.
+    dll = ctypes.CDLL(default_module_path())
+    for name in ("C_CloseAllSessions", "C_OpenSession", "C_Logout", "C_CloseSession"):
+        getattr(dll, name).restype = ctypes.c_ulong
+    return dll
+
+
+def slot_id() -> int:
+    token = pkcs11.lib(default_module_path()).get_token(token_label=DEV_TOKEN_LABEL)
+    return int(token.slot.slot_id)
+
+
+@pytest.fixture
+def version_id(keys: Any, token: Pkcs11Hsm) -> str:
+    token.probe()
+    return create_key(keys).primary_version.id
+
+
+def test_all_sessions_closed_behind_its_back(token: Pkcs11Hsm, version_id: str) -> None:
+    iv, sealed = token.encrypt(version_id, b"x", b"")
+    before = token.reconnects
+    assert cryptoki().C_CloseAllSessions(ctypes.c_ulong(slot_id())) == 0
+    assert token.decrypt(version_id, iv, sealed, b"") == b"x"
+    assert token.reconnects == before + 1 and token.healthy
+
+
+def test_logged_out_behind_its_back(token: Pkcs11Hsm, version_id: str) -> None:
+    dll = cryptoki()
+    session = ctypes.c_ulong(0)
+    assert (
+        dll.C_OpenSession(
+            ctypes.c_ulong(slot_id()), ctypes.c_ulong(4), None, None, ctypes.byref(session)
+        )
+        == 0
+    )
+    assert dll.C_Logout(session) == 0  # logs out every session of this process
+    dll.C_CloseSession(session)
+    iv, sealed = token.encrypt(version_id, b"y", b"")
+    assert token.decrypt(version_id, iv, sealed, b"") == b"y"
+
+
+class FlakyModule:
+    """Makes the token unreachable: open sessions fail and new ones cannot be opened."""
+
+    def __init__(self, hsm: Pkcs11Hsm, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.down = False
+        self.attempts = 0
+        real = hsm._ensure_session
+
+        def ensure() -> Any:
+            if self.down:
+                self.attempts += 1
+                raise p11e.DeviceRemoved()
+            return real()
+
+        monkeypatch.setattr(hsm, "_ensure_session", ensure)
+        self.hsm = hsm
+
+    def fail(self) -> None:
+        self.down = True
+        cryptoki().C_CloseAllSessions(ctypes.c_ulong(slot_id()))  # the device went away
+
+
+@pytest.fixture
+def flaky(token: Pkcs11Hsm, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyModule]:
+    module = FlakyModule(token, monkeypatch)
+    yield module
+    module.down = False
+    monkeypatch.undo()
+    token._retry_at = 0.0
+    token.probe()
+
+
+def test_unreachable_token_fails_fast_then_heals(
+    token: Pkcs11Hsm, version_id: str, flaky: FlakyModule
+) -> None:
+    iv, sealed = token.encrypt(version_id, b"z", b"")
+    flaky.fail()
+    with pytest.raises(Unavailable):
+        token.encrypt(version_id, b"z", b"")
+    assert not token.healthy and not token.probe()
+    # While reconnection backs off, calls fail at once without touching the module.
+    attempts = flaky.attempts
+    started = time.monotonic()
+    for _ in range(50):
+        with pytest.raises(Unavailable):
+            token.decrypt(version_id, iv, sealed, b"")
+    assert time.monotonic() - started < 0.5
+    assert flaky.attempts <= attempts + 1
+    flaky.down = False
+    deadline = time.monotonic() + 10
+    while not token.probe():
+        assert time.monotonic() < deadline, "did not reconnect"
+        time.sleep(0.1)
+    assert token.healthy and token.decrypt(version_id, iv, sealed, b"") == b"z"
+
+
+def test_device_error_on_a_call_is_retried_once(
+    token: Pkcs11Hsm, version_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iv, sealed = token.encrypt(version_id, b"w", b"")
+    session = token._session
+    assert session is not None
+    failures = iter([p11e.DeviceError()])
+
+    class OnceBroken:
+        def __getattr__(self, name: str) -> Any:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            return getattr(session, name)
+
+    token._session = OnceBroken()  # type: ignore[assignment]
+    token._keys.clear()
+    assert token.decrypt(version_id, iv, sealed, b"") == b"w"
