@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,35 +22,42 @@ AUDITED_FIELDS = (
 
 
 class AuditLog:
-    """Writes audit records to a file (appending) or to standard output (path "-")."""
+    """Appends audit records to a file, or writes them to standard output (path "-").
+
+    Each record is one write(2) on a file opened with O_APPEND, so the lines of several worker
+    processes sharing the file never interleave, and nothing is buffered in the process.
+    """
 
     def __init__(self, path: str) -> None:
-        self._logger = logging.getLogger(f"hsmkms.audit.{id(self)}")
-        self._logger.propagate = False
-        self._logger.setLevel(logging.INFO)
-        handler: logging.Handler
         if path == "-":
-            handler = logging.StreamHandler(sys.stdout)
+            self._fd = sys.stdout.fileno()
+            self._owned = False
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        self._logger.addHandler(handler)
-        self._handler = handler
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._owned = True
 
     def write(self, record: dict[str, Any]) -> None:
-        self._logger.info(json.dumps(record, separators=(",", ":"), sort_keys=True))
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        os.write(self._fd, line.encode())
 
     def close(self) -> None:
-        self._logger.removeHandler(self._handler)
-        self._handler.close()
+        if self._owned:
+            os.close(self._fd)
+            self._owned = False
+
+
+@functools.cache
+def _fields_of(descriptor: Any) -> tuple[str, ...]:
+    names = {field.name for field in descriptor.fields}
+    return tuple(name for name in AUDITED_FIELDS if name in names)
 
 
 def audited_fields(message: Any) -> dict[str, str]:
     """The identifying fields set on a request or response message."""
     out = {}
-    for name in AUDITED_FIELDS:
-        value = getattr(message, name, "")
+    for name in _fields_of(message.DESCRIPTOR):
+        value = getattr(message, name)
         if value and isinstance(value, str):
             out[name] = value
     return out

@@ -10,7 +10,6 @@ import contextvars
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,4 +194,4 @@ def _request_id(context: grpc.ServicerContext) -> str:
             text = str(value)[:64]
             if text and _REQUEST_ID_CHARS.issuperset(text):
                 return text
-    return uuid.uuid4().hex
+    return os.urandom(12).hex()

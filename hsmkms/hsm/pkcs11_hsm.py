@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ T = TypeVar("T")
 LABEL_PREFIX = "hsmkms:"
 
 # One lock for every call into any PKCS#11 module of this process (see module docstring).
-_P11_LOCK = threading.RLock()
+_P11_LOCK = threading.Lock()
 
 # Errors after which the session, the login or the cached handles can no longer be trusted:
 # reconnect and retry once.
@@ -237,9 +238,13 @@ class Pkcs11Hsm:
         self._call("generate_key", generate)
 
     def encrypt(self, version_id: str, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+        # The IV comes from the operating system's CSPRNG (getrandom): NIST SP 800-38D's random
+        # IV construction asks for an approved RBG, not for the key's device, and a separate
+        # C_GenerateRandom call would nearly double the time spent holding the module lock.
+        iv = os.urandom(IV_BYTES)
+
         def encrypt(session: pkcs11.Session) -> tuple[bytes, bytes]:
             key = self._key(session, version_id)
-            iv = session.generate_random(IV_BYTES * 8)
             sealed = key.encrypt(
                 plaintext,
                 mechanism=Mechanism.AES_GCM,

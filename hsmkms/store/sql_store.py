@@ -18,7 +18,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -49,6 +49,7 @@ from hsmkms.domain import (
     to_micros,
 )
 from hsmkms.errors import Unavailable
+from hsmkms.store.read_cache import ReadCache
 from hsmkms.store.schema import (
     access_bindings,
     credentials,
@@ -105,8 +106,12 @@ class Store:
     def __init__(self, url: str) -> None:
         # hide_parameters: errors logged from the store never echo row values.
         self._engine: Engine = create_engine(url, hide_parameters=True)
+        self._cache: ReadCache | None = None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
+            database = self._engine.url.database
+            if database and database != ":memory:":
+                self._cache = ReadCache(database)
         self._migrate()
 
     def _migrate(self) -> None:
@@ -380,55 +385,43 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def _keys_query(self) -> tuple[Select[Any], Any]:
-        primary = key_versions.alias("primary")
-        query = (
-            select(keys, *(c.label("pv_" + c.name) for c in primary.c))
-            .join(primary, primary.c.id == keys.c.primary_version_id)
-            .where(keys.c.deleted_at_us.is_(None))
-        )
-        return query, primary
-
-    @staticmethod
-    def _key_with_primary(row: Row[Any], primary: Any) -> SymmetricKey:
-        version = _Obj({c.name: row._mapping["pv_" + c.name] for c in primary.c})
-        return _key_from_row(row, _version_from_row(version, primary=True))
+    # The hot-path reads use statements built once (see _KEY_BY_ID, _VERSION_BY_ID): building
+    # an aliased join per call costs more than running it.
 
     def get_key(self, key_id: str) -> SymmetricKey | None:
-        """The key with its primary version, in one query; None if unknown or deleted."""
-        query, primary = self._keys_query()
+        """The key with its primary version; None if unknown or deleted."""
+        if self._cache is not None:
+            return self._cache.get("key", key_id, lambda: self._load_key(key_id))
+        return self._load_key(key_id)
+
+    def _load_key(self, key_id: str) -> SymmetricKey | None:
         with self._connect() as conn:
-            row = conn.execute(query.where(keys.c.id == key_id)).first()
-        return None if row is None else self._key_with_primary(row, primary)
+            row = conn.execute(_KEY_BY_ID, {"key_id": key_id}).first()
+        return None if row is None else _key_with_primary(row)
 
     def list_keys(self, folder_id: str, after: Cursor | None, limit: int) -> list[SymmetricKey]:
         """Keys of a folder in creation order, starting after the cursor."""
-        query, primary = self._keys_query()
-        query = query.where(keys.c.folder_id == folder_id)
+        query = _KEYS.where(keys.c.folder_id == folder_id)
         if after is not None:
             query = query.where(_after(keys.c.created_at_us, keys.c.id, after))
         query = query.order_by(keys.c.created_at_us, keys.c.id).limit(limit)
         with self._connect() as conn:
             rows = conn.execute(query).all()
-        return [self._key_with_primary(row, primary) for row in rows]
-
-    def _versions_query(self) -> Select[Any]:
-        return (
-            select(key_versions, keys.c.primary_version_id)
-            .join(keys, keys.c.id == key_versions.c.key_id)
-            .where(keys.c.deleted_at_us.is_(None))
-        )
+        return [_key_with_primary(row) for row in rows]
 
     def get_version(self, version_id: str) -> KeyVersion | None:
         """A version of a key that is not deleted."""
+        if self._cache is not None:
+            return self._cache.get("version", version_id, lambda: self._load_version(version_id))
+        return self._load_version(version_id)
+
+    def _load_version(self, version_id: str) -> KeyVersion | None:
         with self._connect() as conn:
-            row = conn.execute(
-                self._versions_query().where(key_versions.c.id == version_id)
-            ).first()
+            row = conn.execute(_VERSION_BY_ID, {"version_id": version_id}).first()
         return None if row is None else _version_from_row(row, row.primary_version_id == row.id)
 
     def list_versions(self, key_id: str, after: Cursor | None, limit: int) -> list[KeyVersion]:
-        query = self._versions_query().where(key_versions.c.key_id == key_id)
+        query = _VERSIONS.where(key_versions.c.key_id == key_id)
         if after is not None:
             query = query.where(_after(key_versions.c.created_at_us, key_versions.c.id, after))
         query = query.order_by(key_versions.c.created_at_us, key_versions.c.id).limit(limit)
@@ -471,16 +464,15 @@ class Store:
 
     def due_rotations(self, now: datetime) -> list[SymmetricKey]:
         """ACTIVE keys whose rotation period has passed since their last rotation or creation."""
-        query, primary = self._keys_query()
         basis = func.coalesce(keys.c.rotated_at_us, keys.c.created_at_us)
-        query = query.where(
+        query = _KEYS.where(
             keys.c.rotation_period_us.is_not(None)
             & (keys.c.status == int(KeyStatus.ACTIVE))
             & (basis + keys.c.rotation_period_us <= to_us(now))
         )
         with self._connect() as conn:
             rows = conn.execute(query).all()
-        return [self._key_with_primary(row, primary) for row in rows]
+        return [_key_with_primary(row) for row in rows]
 
     # -- credentials and access bindings -------------------------------------------------------
 
@@ -605,6 +597,30 @@ class Store:
         with self._connect() as conn:
             rows = conn.execute(select(key_versions.c.id, key_versions.c.status)).all()
         return {row.id: VersionStatus(row.status) for row in rows}
+
+
+# Keys joined with their primary version (columns of the version prefixed "pv_").
+_PRIMARY = key_versions.alias("primary")
+_PRIMARY_COLUMNS = [(c.name, "pv_" + c.name) for c in _PRIMARY.c]
+_KEYS = (
+    select(keys, *(c.label("pv_" + c.name) for c in _PRIMARY.c))
+    .join(_PRIMARY, _PRIMARY.c.id == keys.c.primary_version_id)
+    .where(keys.c.deleted_at_us.is_(None))
+)
+_KEY_BY_ID = _KEYS.where(keys.c.id == bindparam("key_id"))
+# Versions with their key's primary version ID (to set the `primary` flag).
+_VERSIONS = (
+    select(key_versions, keys.c.primary_version_id)
+    .join(keys, keys.c.id == key_versions.c.key_id)
+    .where(keys.c.deleted_at_us.is_(None))
+)
+_VERSION_BY_ID = _VERSIONS.where(key_versions.c.id == bindparam("version_id"))
+
+
+def _key_with_primary(row: Any) -> SymmetricKey:
+    mapping = row._mapping
+    version = _Obj({name: mapping[label] for name, label in _PRIMARY_COLUMNS})
+    return _key_from_row(row, _version_from_row(version, primary=True))
 
 
 class _NoChange(Exception):
