@@ -51,7 +51,7 @@ class ReadCache:
             value: T = state.entries[key]
             return value
         loaded = load()
-        if loaded is not None:  # unknown IDs are not cached: callers choose them
+        if loaded is not None:  # misses are not cached: callers choose the IDs
             if len(state.entries) >= MAX_ENTRIES:
                 state.entries.clear()
             state.entries[key] = loaded

@@ -492,6 +492,13 @@ class Store:
 
     def get_credential(self, credential_id: str) -> tuple[Credential, str] | None:
         """The credential and its secret's SHA-256 (hex)."""
+        if self._cache is not None:
+            return self._cache.get(
+                "credential", credential_id, lambda: self._load_credential(credential_id)
+            )
+        return self._load_credential(credential_id)
+
+    def _load_credential(self, credential_id: str) -> tuple[Credential, str] | None:
         with self._connect() as conn:
             row = conn.execute(select(credentials).where(credentials.c.id == credential_id)).first()
         return None if row is None else (_credential_from_row(row), row.secret_sha256)
@@ -510,8 +517,17 @@ class Store:
             ).rowcount
         return bool(changed)
 
-    def roles_of(self, subjects: set[str], resources: list[tuple[str, str]]) -> set[str]:
+    def roles_of(self, subjects: set[str], resources: list[tuple[str, str]]) -> frozenset[str]:
         """Roles bound to any of `subjects` on any of `resources` ((type, id) pairs)."""
+        if self._cache is not None:
+            cache_key = repr((sorted(subjects), resources))
+            found = self._cache.get(
+                "roles", cache_key, lambda: self._load_roles(subjects, resources)
+            )
+            return found if found is not None else frozenset()
+        return self._load_roles(subjects, resources)
+
+    def _load_roles(self, subjects: set[str], resources: list[tuple[str, str]]) -> frozenset[str]:
         resource_match = or_(
             *(
                 (access_bindings.c.resource_type == type_) & (access_bindings.c.resource_id == id_)
@@ -519,7 +535,7 @@ class Store:
             )
         )
         with self._connect() as conn:
-            return set(
+            return frozenset(
                 conn.execute(
                     select(access_bindings.c.role_id)
                     .where(access_bindings.c.subject.in_(subjects) & resource_match)
