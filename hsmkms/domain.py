@@ -186,6 +186,30 @@ class LifecyclePolicy:
     encryption_limit: int = 2**32 - 2**24
 
 
+def done_operation(
+    key_id: str,
+    description: str,
+    created_by: str,
+    metadata_type: str,
+    metadata: dict[str, str],
+    response: SymmetricKey | KeyVersion | Empty,
+) -> Operation:
+    """The record of a change that completed within the call (every change here does)."""
+    now = utcnow()
+    return Operation(
+        id=new_id(OPERATION_ID_PREFIX),
+        description=description,
+        created_at=now,
+        created_by=created_by,
+        modified_at=now,
+        done=True,
+        metadata_type=metadata_type,
+        metadata=metadata,
+        response=response,
+        key_id=key_id,
+    )
+
+
 # IDs look like Yandex Cloud's: a three-letter prefix and 17 base32 characters, 20 in all.
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"
 KEY_ID_PREFIX = "hkk"

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
+from hsmkms._pb.yandex.cloud.endpoint import api_endpoint_service_pb2_grpc as endpoint_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_service_grpc
 from hsmkms.api.audit import AuditLog
+from hsmkms.api.endpoints import ApiEndpointServicer, listen_address
 from hsmkms.api.gate import Gate
 from hsmkms.api.grpc_services import (
     OperationServicer,
@@ -29,7 +32,7 @@ from hsmkms.errors import KmsError
 from hsmkms.hsm.pkcs11_hsm import Pkcs11Hsm
 from hsmkms.service import CryptoService, KeyService, OperationService
 from hsmkms.service.access import AccessService, Authenticator, CredentialService
-from hsmkms.service.background import Scheduler, reconcile
+from hsmkms.service.background import Periodic, Scheduler, reconcile
 from hsmkms.service.jwt_auth import JwtVerifier
 from hsmkms.service.nonce import EncryptionCounter, NonceBudget
 from hsmkms.store import Store
@@ -154,6 +157,11 @@ def create_server(
         port = server.add_secure_port(address, server_credentials(tls))
     if port == 0:
         raise RuntimeError(f"cannot listen on {address}")
+    # Discovery is unauthenticated by design and never reaches the Gate (see api/endpoints.py).
+    endpoint_grpc.add_ApiEndpointServiceServicer_to_server(
+        ApiEndpointServicer(listen_address(address, port)), server
+    )
+    reflection.enable_server_reflection(REFLECTED_SERVICES, server)
     return server, port, health_servicer
 
 
@@ -163,55 +171,53 @@ HEALTH_SERVICES = (
     "yandex.cloud.kms.v1.SymmetricKeyService",
     "yandex.cloud.operation.OperationService",
 )
+REFLECTED_SERVICES = (
+    *HEALTH_SERVICES[1:],
+    ApiEndpointServicer.SERVICE,
+    health.SERVICE_NAME,
+    reflection.SERVICE_NAME,
+)
 
 
-class HealthMonitor:
+class HealthMonitor(Periodic):
     """Probes the token and the store every `interval` seconds and publishes the result through
     grpc.health.v1 (SERVING only while both answer); a lost token is reconnected by the probe."""
 
+    name = "health"
+
     def __init__(self, app: App, servicer: health.HealthServicer, interval: float = 1.0) -> None:
+        super().__init__(interval)
         self._app = app
         self._servicer = servicer
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="health", daemon=True)
         self.serving: bool | None = None
 
-    def check(self) -> bool:
+    def run_once(self) -> None:
         healthy = self._app.hsm.probe()
         try:
             self._app.store.ping()
         except KmsError:
             healthy = False
         if healthy != self.serving:
-            status = (
+            self._publish(
                 health_pb2.HealthCheckResponse.SERVING
                 if healthy
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             )
-            for name in HEALTH_SERVICES:
-                self._servicer.set(name, status)
             if self.serving is not None:
                 log.warning("health: %s", "SERVING" if healthy else "NOT_SERVING")
             self.serving = healthy
-        return healthy
+
+    def _publish(self, status: int) -> None:
+        for name in HEALTH_SERVICES:
+            self._servicer.set(name, status)
 
     def start(self) -> None:
-        self.check()
-        self._thread.start()
+        self.run_once()
+        super().start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        for name in HEALTH_SERVICES:
-            self._servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.check()
-            except Exception:
-                log.exception("health check failed")
+        super().stop()
+        self._publish(health_pb2.HealthCheckResponse.NOT_SERVING)
 
 
 def run_worker(

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from hsmkms.domain import (
     CREDENTIAL_ID_PREFIX,
-    OPERATION_ID_PREFIX,
     AccessBinding,
     Credential,
     Empty,
     Operation,
     Subject,
+    done_operation,
     new_id,
     utcnow,
 )
@@ -157,12 +157,13 @@ class AccessService:
         self.key_folder(key_id)
         for i, binding in enumerate(bindings):
             check_role(binding.role_id, f"access_bindings[{i}].role_id")
-        op = _operation(
+        op = done_operation(
             key_id,
             "Set access bindings",
-            caller,
+            caller.name,
             "yandex.cloud.access.SetAccessBindingsMetadata",
             {"resource_id": key_id},
+            Empty(),
         )
         self._store.change_bindings("key", key_id, bindings, [], replace_all=True, op=op)
         return op
@@ -177,12 +178,13 @@ class AccessService:
         self.key_folder(key_id)
         for i, binding in enumerate(add):
             check_role(binding.role_id, f"access_binding_deltas[{i}].access_binding.role_id")
-        op = _operation(
+        op = done_operation(
             key_id,
             "Update access bindings",
-            caller,
+            caller.name,
             "yandex.cloud.access.UpdateAccessBindingsMetadata",
             {"resource_id": key_id},
+            Empty(),
         )
         self._store.change_bindings("key", key_id, add, remove, op=op)
         return op
@@ -208,24 +210,6 @@ def _offset_token(token: str) -> int:
     if not token.isdigit() or len(token) > 9:
         raise InvalidArgument("page_token: not a token returned by this method")
     return int(token)
-
-
-def _operation(
-    key_id: str, description: str, caller: Caller, metadata_type: str, metadata: dict[str, str]
-) -> Operation:
-    now = utcnow()
-    return Operation(
-        id=new_id(OPERATION_ID_PREFIX),
-        description=description,
-        created_at=now,
-        created_by=caller.name,
-        modified_at=now,
-        done=True,
-        metadata_type=metadata_type,
-        metadata=metadata,
-        response=Empty(),
-        key_id=key_id,
-    )
 
 
 # -- authentication ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,18 +21,21 @@ log = logging.getLogger(__name__)
 ABANDONED_AFTER = timedelta(minutes=10)
 
 
-class Scheduler:
-    """Runs destruction and rotation every `interval` seconds on a daemon thread.
+class Periodic:
+    """Calls run_once() every `interval` seconds on a daemon thread until stopped.
 
-    Safe to run in every worker and replica at once: each change is claimed by a conditional
-    update in the store, so it happens exactly once.
+    A failing run is logged and the next one happens on schedule.
     """
 
-    def __init__(self, keys: KeyService, interval: float) -> None:
-        self._keys = keys
+    name = "periodic"
+
+    def __init__(self, interval: float) -> None:
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+
+    def run_once(self) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
         self._thread.start()
@@ -40,18 +44,35 @@ class Scheduler:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def run_once(self) -> None:
-        for job in (self._keys.destroy_due_versions, self._keys.rotate_due_keys):
-            try:
-                job()
-            except KmsError as exc:
-                log.warning("scheduled %s failed: %s", job.__name__, exc.message)
-            except Exception:
-                log.exception("scheduled %s failed", job.__name__)
-
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
-            self.run_once()
+            self._guarded(self.run_once)
+
+    def _guarded(self, job: Callable[[], object]) -> None:
+        try:
+            job()
+        except KmsError as exc:
+            log.warning("%s: %s failed: %s", self.name, getattr(job, "__name__", job), exc.message)
+        except Exception:
+            log.exception("%s: %s failed", self.name, getattr(job, "__name__", job))
+
+
+class Scheduler(Periodic):
+    """Destruction and rotation, every `interval` seconds.
+
+    Safe to run in every worker and replica at once: each change is claimed by a conditional
+    update in the store, so it happens exactly once.
+    """
+
+    name = "scheduler"
+
+    def __init__(self, keys: KeyService, interval: float) -> None:
+        super().__init__(interval)
+        self._keys = keys
+
+    def run_once(self) -> None:
+        self._guarded(self._keys.destroy_due_versions)
+        self._guarded(self._keys.rotate_due_keys)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from hsmkms.domain import (
     AES_ALGORITHMS,
     KEY_ID_PREFIX,
-    OPERATION_ID_PREFIX,
     VERSION_ID_PREFIX,
     KeyStatus,
     KeyVersion,
@@ -20,6 +19,7 @@ from hsmkms.domain import (
     SymmetricAlgorithm,
     SymmetricKey,
     VersionStatus,
+    done_operation,
     new_id,
     utcnow,
 )
@@ -179,7 +179,7 @@ class KeyService:
             rotation_period=spec.rotation_period,
             deletion_protection=spec.deletion_protection,
         )
-        op = _operation(
+        op = done_operation(
             key_id,
             "Create symmetric key",
             created_by,
@@ -208,7 +208,7 @@ class KeyService:
     ) -> Operation | None:
         version = self._new_version(key.id, key.default_algorithm)
         rotated = replace(key, primary_version=version, rotated_at=version.created_at)
-        op = _operation(
+        op = done_operation(
             key.id,
             description,
             created_by,
@@ -264,7 +264,7 @@ class KeyService:
         if "labels" in fields:
             changes["labels"] = dict(spec.labels)
         updated = replace(key, **changes)  # type: ignore[arg-type]
-        op = _operation(
+        op = done_operation(
             key.id,
             "Update symmetric key",
             created_by,
@@ -280,7 +280,7 @@ class KeyService:
         key = self.get(key_id)
         now = self._clock()
         destroy_at = now + self._policy.key_deletion_pending_period
-        op = _operation(
+        op = done_operation(
             key.id,
             "Delete symmetric key",
             created_by,
@@ -302,7 +302,7 @@ class KeyService:
         version = self._version(key_id, version_id)
         self._require_active(version)
         updated = replace(key, primary_version=replace(version, primary=True))
-        op = _operation(
+        op = done_operation(
             key.id,
             "Set primary version of symmetric key",
             created_by,
@@ -330,7 +330,7 @@ class KeyService:
         scheduled = replace(
             version, status=VersionStatus.SCHEDULED_FOR_DESTRUCTION, destroy_at=destroy_at
         )
-        op = _operation(
+        op = done_operation(
             key_id,
             "Schedule symmetric key version destruction",
             created_by,
@@ -354,7 +354,7 @@ class KeyService:
         now = self._clock()
         self._check_cancellable(version, now)
         restored = replace(version, status=VersionStatus.ACTIVE, destroy_at=None)
-        op = _operation(
+        op = done_operation(
             key_id,
             "Cancel symmetric key version destruction",
             created_by,
@@ -465,29 +465,6 @@ def _human(period: timedelta) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _operation(
-    key_id: str,
-    description: str,
-    created_by: str,
-    metadata_type: str,
-    metadata: dict[str, str],
-    response: SymmetricKey | KeyVersion,
-) -> Operation:
-    now = utcnow()
-    return Operation(
-        id=new_id(OPERATION_ID_PREFIX),
-        description=description,
-        created_at=now,
-        created_by=created_by,
-        modified_at=now,
-        done=True,
-        metadata_type=metadata_type,
-        metadata=metadata,
-        response=response,
-        key_id=key_id,
-    )
 
 
 class OperationService:

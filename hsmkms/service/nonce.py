@@ -15,6 +15,7 @@ import threading
 
 from hsmkms.domain import KeyVersion, LifecyclePolicy
 from hsmkms.errors import FailedPrecondition, KmsError
+from hsmkms.service.background import Periodic
 from hsmkms.service.keys import KeyService
 from hsmkms.store import Store
 
@@ -61,33 +62,20 @@ class EncryptionCounter:
         return [(key_id, v) for v, (key_id, total) in totals.items() if total >= self._threshold]
 
 
-class NonceBudget:
+class NonceBudget(Periodic):
     """Flushes the counter every `interval` seconds and rotates keys that need it."""
 
+    name = "nonce-budget"
+
     def __init__(self, counter: EncryptionCounter, keys: KeyService, interval: float = 1.0) -> None:
+        super().__init__(interval)
         self._counter = counter
         self._keys = keys
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="nonce-budget", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self.run_once()
+        super().stop()
+        self._guarded(self.run_once)  # the counts of the last calls
 
     def run_once(self) -> None:
-        try:
-            for key_id, version_id in self._counter.flush():
-                self._keys.rotate_exhausted(key_id, version_id)
-        except KmsError as exc:
-            log.warning("nonce budget: %s", exc.message)
-        except Exception:
-            log.exception("nonce budget failed")
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.run_once()
+        for key_id, version_id in self._counter.flush():
+            self._keys.rotate_exhausted(key_id, version_id)
