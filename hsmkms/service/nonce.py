@@ -10,7 +10,6 @@ limit sits below 2**32 by a margin far larger than a second of traffic.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from hsmkms.domain import KeyVersion, LifecyclePolicy
@@ -18,8 +17,6 @@ from hsmkms.errors import FailedPrecondition, KmsError
 from hsmkms.service.background import Periodic
 from hsmkms.service.keys import KeyService
 from hsmkms.store import Store
-
-log = logging.getLogger(__name__)
 
 
 class EncryptionCounter:
