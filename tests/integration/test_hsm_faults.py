@@ -136,3 +136,38 @@ def test_device_error_on_a_call_is_retried_once(
     token._session = OnceBroken()  # type: ignore[assignment]
     token._keys.clear()
     assert token.decrypt(version_id, iv, sealed, b"") == b"w"
+
+
+def test_health_follows_the_token(token: Pkcs11Hsm, server: Any, flaky: FlakyModule) -> None:
+    from grpc_health.v1 import health, health_pb2
+
+    from hsmkms.dev import store_url
+    from hsmkms.server import HealthMonitor
+    from hsmkms.store import Store
+
+    class Parts:  # what the monitor uses of an App
+        hsm = token
+        store = Store(store_url(server.data_dir))
+
+    servicer = health.HealthServicer()
+    monitor = HealthMonitor(Parts(), servicer)  # type: ignore[arg-type]
+
+    def status() -> int:
+        request = health_pb2.HealthCheckRequest(
+            service="yandex.cloud.kms.v1.SymmetricCryptoService"
+        )
+        return int(servicer.Check(request, None).status)
+
+    monitor.run_once()
+    assert monitor.serving and status() == health_pb2.HealthCheckResponse.SERVING
+    flaky.fail()
+    monitor.run_once()
+    assert monitor.serving is False and status() == health_pb2.HealthCheckResponse.NOT_SERVING
+    flaky.down = False
+    deadline = time.monotonic() + 10
+    while not monitor.serving:
+        assert time.monotonic() < deadline, "health did not recover"
+        time.sleep(0.2)
+        monitor.run_once()
+    assert status() == health_pb2.HealthCheckResponse.SERVING
+    Parts.store.close()
