@@ -14,10 +14,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from hsmkms._pb.yandex.cloud.endpoint import api_endpoint_service_pb2_grpc as endpoint_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_service_grpc
+from hsmkms.api import endpoints
 from hsmkms.api.audit import AuditLog
 from hsmkms.api.endpoints import ApiEndpointServicer, listen_address
 from hsmkms.api.gate import Gate
@@ -158,9 +158,7 @@ def create_server(
     if port == 0:
         raise RuntimeError(f"cannot listen on {address}")
     # Discovery is unauthenticated by design and never reaches the Gate (see api/endpoints.py).
-    endpoint_grpc.add_ApiEndpointServiceServicer_to_server(
-        ApiEndpointServicer(listen_address(address, port)), server
-    )
+    endpoints.add_to_server(ApiEndpointServicer(listen_address(address, port)), server)
     reflection.enable_server_reflection(REFLECTED_SERVICES, server)
     return server, port, health_servicer
 

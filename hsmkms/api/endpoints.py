@@ -46,7 +46,8 @@ def call_authority(context: Any) -> str | None:
     """The `:authority` the client used for this call (the target it dialled), if well-formed.
 
     grpc Python has no public accessor for it yet (grpc/grpc#38906); the sync server keeps it
-    in the call details. Anything unexpected gives None and the caller falls back.
+    in the call details of calls dispatched to generic handlers (see add_to_server). Anything
+    unexpected gives None and the caller falls back.
     """
     details = getattr(getattr(context, "_rpc_event", None), "call_details", None)
     raw = getattr(details, "host", None)
@@ -90,3 +91,27 @@ class ApiEndpointServicer(endpoint_grpc.ApiEndpointServiceServicer):
             # Fixed message: the requested id is not echoed.
             context.abort(grpc.StatusCode.NOT_FOUND, "api endpoint not found")
         return endpoint_pb.ApiEndpoint(id=request.api_endpoint_id, address=self._address(context))
+
+
+def add_to_server(servicer: ApiEndpointServicer, server: grpc.Server) -> None:
+    """Register the servicer through a generic handler only.
+
+    The generated add_..._to_server also pre-registers the methods with the core, and calls to
+    pre-registered methods arrive without their authority; discovery is rare, so the slower
+    generic dispatch costs nothing that matters.
+    """
+    handlers = {
+        "Get": grpc.unary_unary_rpc_method_handler(
+            servicer.Get,
+            request_deserializer=endpoint_service_pb.GetApiEndpointRequest.FromString,
+            response_serializer=endpoint_pb.ApiEndpoint.SerializeToString,
+        ),
+        "List": grpc.unary_unary_rpc_method_handler(
+            servicer.List,
+            request_deserializer=endpoint_service_pb.ListApiEndpointsRequest.FromString,
+            response_serializer=endpoint_service_pb.ListApiEndpointsResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(servicer.SERVICE, handlers),)
+    )
