@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hsmkms import __version__, config, dev, errors, server
+from hsmkms.client import cli as client_cli
 from hsmkms.domain import AccessBinding, Subject
 from hsmkms.service.access import AccessService, CredentialService, expires_after
 from hsmkms.service.background import reconcile
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     p_blist = bind.add_parser("list", help="list the bindings of a folder")
     _add_source(p_blist)
     p_blist.add_argument("--folder", required=True)
+    client_cli.add_parser(sub)
     return parser
 
 
@@ -106,7 +108,7 @@ def _store(args: argparse.Namespace) -> Store:
     """The metadata store alone: credential and binding commands need no HSM."""
     if args.data_dir is not None:
         return Store(dev.store_url(args.data_dir))
-    return Store(config.load(args.config).store_url)
+    return Store(config.load(args.config, read_pin=False).store_url)
 
 
 def _subject(text: str) -> Subject:
@@ -117,7 +119,7 @@ def _subject(text: str) -> Subject:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    app = server.build_app(_settings(args))
+    app = server.build_app(_settings(args), bootstrap=False)
     try:
         report = reconcile(app.store, app.hsm, fix=args.fix)
     finally:
@@ -200,6 +202,7 @@ COMMANDS = {
     "doctor": _doctor,
     "credentials": _credentials,
     "bindings": _bindings,
+    "kms": client_cli.main,
 }
 
 

@@ -116,13 +116,22 @@ def _lifecycle(section: dict[str, Any]) -> LifecyclePolicy:
     return policy
 
 
+def _systemd_credential(path: Path) -> bool:
+    """A file systemd passed with LoadCredential=: private to the service, though its ACL
+    mask shows in the group bits of the mode."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return False
+    return path.resolve().is_relative_to(Path(directory).resolve())
+
+
 def read_secret_file(path: Path) -> str:
     """Read a PIN or token file, refusing one that others can read or write."""
     try:
         st = path.stat()
     except FileNotFoundError:
         raise ConfigError(f"secret file {path} does not exist") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO) and not _systemd_credential(path):
         raise ConfigError(
             f"secret file {path} is accessible by group or others "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
@@ -222,8 +231,11 @@ def _auth(section: dict[str, Any], bindings: list[Any], base: Path) -> AuthSetti
     )
 
 
-def load(path: Path) -> Settings:
-    """Load settings from a TOML file (see docs/configuration.md)."""
+def load(path: Path, read_pin: bool = True) -> Settings:
+    """Load settings from a TOML file (see docs/configuration.md).
+
+    `read_pin` false leaves the PIN empty, for commands that only use the store.
+    """
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -249,7 +261,7 @@ def load(path: Path) -> Settings:
         token=TokenConfig(
             module_path=str(hsm["module"]),
             token_label=str(hsm["token_label"]),
-            pin=_pin(hsm, base),
+            pin=_pin(hsm, base) if read_pin else "",
         ),
         store_url=str(store["url"]),
         listen=str(server.get("listen", DEFAULT_LISTEN)),

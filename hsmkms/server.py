@@ -64,7 +64,9 @@ class App:
             self.audit.close()
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, bootstrap: bool = True) -> App:
+    """Wire the application; `bootstrap` applies the configuration's folder bindings (a
+    server start does, `hsmkms doctor` does not)."""
     # The module reads its configuration from the environment when it is loaded.
     os.environ.update(settings.module_environment)
     store = Store(settings.store_url)
@@ -72,7 +74,8 @@ def build_app(settings: Settings) -> App:
     hsm.connect()
     operations = OperationService(store)
     access = AccessService(store, enforce=settings.auth.enabled)
-    bootstrap_bindings(access, settings)
+    if bootstrap:
+        bootstrap_bindings(access, settings)
     audit = None if settings.audit_path is None else AuditLog(settings.audit_path)
     keys = KeyService(store, hsm, settings.lifecycle)
     counter = EncryptionCounter(store, settings.lifecycle)

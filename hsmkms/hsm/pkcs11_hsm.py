@@ -54,6 +54,10 @@ _STALE = (
 )
 
 
+class _LoginRefused(Unavailable):
+    """The token refused the PIN: retrying could lock the user out."""
+
+
 class _KeyNotFound(Exception):
     def __init__(self, version_id: str) -> None:
         super().__init__(version_id)
@@ -98,6 +102,7 @@ class Pkcs11Hsm:
         # _retry_at, and the wait doubles after each failed attempt.
         self._retry_at = 0.0
         self._backoff = MIN_BACKOFF
+        self._login_refused = False
         self.reconnects = 0
 
     @property
@@ -137,7 +142,7 @@ class Pkcs11Hsm:
             # The login state is per process: another session of ours is still logged in.
             session = token.open(rw=True)
         except (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange, p11e.PinLocked) as exc:
-            raise Unavailable(f"login to token failed: {type(exc).__name__}") from None
+            raise _LoginRefused(f"login to token failed: {type(exc).__name__}") from None
         self._session = session
         self._keys.clear()
         return self._session
@@ -147,10 +152,17 @@ class Pkcs11Hsm:
         if self._session is not None:
             return self._session
         now = time.monotonic()
+        if self._login_refused:
+            raise Unavailable("HSM login was refused; fix the PIN and restart")
         if now < self._retry_at:
             raise Unavailable("HSM is unavailable; reconnecting")
         try:
             session = self._ensure_session()
+        except _LoginRefused:
+            # Retrying a wrong PIN from every worker would lock the HSM user: stop trying.
+            self._login_refused = True
+            log.error("HSM login refused (wrong or locked PIN); not retrying until restart")
+            raise Unavailable("HSM login was refused; fix the PIN and restart") from None
         except (Unavailable, p11e.PKCS11Error) as exc:
             self._retry_at = now + self._backoff
             self._backoff = min(self._backoff * 2, MAX_BACKOFF)

@@ -127,8 +127,9 @@ class Reconciliation:
         ]
         out += [f"INFO version {v} is being created right now" for v in self.in_progress]
         out += [
-            f"WARN key object hsmkms:{v} has no version in the store (left by an interrupted "
-            "Create or Rotate; never returned to a caller)"
+            f"WARN key object hsmkms:{v} has no version in the store (left outside hsmkms, or "
+            "the store was restored from a backup older than the token: then ciphertexts of "
+            "this version may exist; keep the object)"
             for v in self.orphans
         ]
         out.append("clean" if self.clean else "differences found")

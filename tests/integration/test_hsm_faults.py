@@ -171,3 +171,29 @@ def test_health_follows_the_token(token: Pkcs11Hsm, server: Any, flaky: FlakyMod
         monitor.run_once()
     assert status() == health_pb2.HealthCheckResponse.SERVING
     Parts.store.close()
+
+
+def test_a_refused_pin_is_not_retried(
+    token: Pkcs11Hsm, version_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hsmkms.hsm.pkcs11_hsm import _LoginRefused
+
+    attempts = []
+
+    def refuse() -> Any:
+        attempts.append(1)
+        raise _LoginRefused("login to token failed: PinIncorrect")
+
+    monkeypatch.setattr(token, "_ensure_session", refuse)
+    cryptoki().C_CloseAllSessions(ctypes.c_ulong(slot_id()))
+    try:
+        for _ in range(3):
+            with pytest.raises(Unavailable, match="PIN"):
+                token.encrypt(version_id, b"x", b"")
+            token._retry_at = 0.0  # even with no backoff left, the login is not tried again
+        assert len(attempts) == 1 and not token.probe()
+    finally:
+        monkeypatch.undo()
+        token._login_refused = False
+        token._retry_at = 0.0
+        token.probe()

@@ -54,3 +54,34 @@ def test_lifecycle_section(tmp_path: Path) -> None:
 def test_bad_lifecycle(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load(_write(tmp_path, extra))
+
+
+def test_systemd_credentials_are_accepted_despite_their_acl_mask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hsmkms.config import read_secret_file
+
+    credentials = tmp_path / "creds"
+    credentials.mkdir()
+    pin = credentials / "hsm-pin"
+    pin.write_text("1234")
+    pin.chmod(0o440)  # what an ACL mask looks like in the mode bits
+    with pytest.raises(ConfigError, match="chmod 600"):
+        read_secret_file(pin)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    assert read_secret_file(pin) == "1234"
+    elsewhere = tmp_path / "pin"
+    elsewhere.write_text("1234")
+    elsewhere.chmod(0o640)
+    with pytest.raises(ConfigError):
+        read_secret_file(elsewhere)
+
+
+def test_store_only_commands_need_no_pin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[hsm]\nmodule = "/m.so"\ntoken_label = "t"\npin_env = "NO_SUCH_PIN_VAR"\n[store]\nurl = "sqlite://"\n'
+    )
+    with pytest.raises(ConfigError, match="NO_SUCH_PIN_VAR"):
+        load(config)
+    assert load(config, read_pin=False).token.pin == ""
