@@ -96,8 +96,23 @@ def subject(text: str) -> access_pb.Subject:
     return access_pb.Subject(type=type_, id=id_)
 
 
+def page_size(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number from 0 to 1000")
+    return value
+
+
+def count(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 1_000_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number")
+    return value
+
+
 def _aad(text: str | None) -> bytes:
-    return (text or "").encode()
+    # The argument's own bytes, even when they are not UTF-8.
+    return os.fsencode(text or "")
 
 
 # symmetric-key
@@ -354,6 +369,22 @@ def reencrypt_files(args: argparse.Namespace, ctx: Context) -> int:
 # The parser.
 
 
+class _RefuseSecret(argparse.Action):
+    """`--token VALUE`: refused without echoing the value (argv is visible to every user)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            f"{option_string}: a token is never taken from the command line; "
+            "use --token-file FILE or the HSMKMS_TOKEN environment variable"
+        )
+
+
 def _connection_flags(parser: argparse.ArgumentParser, *, leaf: bool) -> None:
     """The same flags on `kms` and on every command (after the command they win)."""
 
@@ -386,6 +417,7 @@ def _connection_flags(parser: argparse.ArgumentParser, *, leaf: bool) -> None:
         help="a [NAME] table of the profile file (env HSMKMS_PROFILE; file "
         "~/.config/hsmkms/profiles.toml or env HSMKMS_PROFILES)",
     )
+    group.add_argument("--token", nargs="?", action=_RefuseSecret, help=argparse.SUPPRESS)
     group.add_argument("--format", choices=FORMATS, default=default("text"))
     group.add_argument(
         "--timeout",
@@ -400,7 +432,7 @@ def _command(
     actions: Any, name: str, handler: Handler, help: str, common: argparse.ArgumentParser
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(
-        name, help=help, description=help, parents=[common]
+        name, help=help, description=help, parents=[common], allow_abbrev=False
     )
     parser.set_defaults(kms_run=handler)
     return parser
@@ -420,7 +452,7 @@ def _key_commands(actions: Any, common: argparse.ArgumentParser) -> None:
 
     p = _command(actions, "list", key_list, "list the keys of a folder (every page)", common)
     p.add_argument("--folder-id", required=True)
-    p.add_argument("--page-size", type=int, default=0, metavar="N")
+    p.add_argument("--page-size", type=page_size, default=0, metavar="N")
 
     p = _command(actions, "get", key_get, "show a key", common)
     p.add_argument("key_id", metavar="KEY_ID")
@@ -449,7 +481,7 @@ def _key_commands(actions: Any, common: argparse.ArgumentParser) -> None:
     ):
         p = _command(actions, name, handler, text, common)
         p.add_argument("key_id", metavar="KEY_ID")
-        p.add_argument("--page-size", type=int, default=0, metavar="N")
+        p.add_argument("--page-size", type=page_size, default=0, metavar="N")
 
     for name, handler, text in (
         ("set-primary-version", key_set_primary_version, "make a version the primary one"),
@@ -551,17 +583,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="client: manage keys and encrypt data on a server (like `yc kms`)",
         description="Client commands: gRPC calls to a hsmkms server. Connection settings come "
         "from flags, else environment variables, else a profile.",
+        allow_abbrev=False,
     )
     _connection_flags(kms, leaf=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     _connection_flags(common, leaf=True)
     groups = kms.add_subparsers(dest="kms_group", required=True, metavar="GROUP")
 
-    keys = groups.add_parser("symmetric-key", help="manage symmetric keys and their versions")
+    keys = groups.add_parser(
+        "symmetric-key", help="manage symmetric keys and their versions", allow_abbrev=False
+    )
     _key_commands(keys.add_subparsers(dest="kms_action", required=True, metavar="ACTION"), common)
 
     crypto = groups.add_parser(
-        "symmetric-crypto", help="encrypt, decrypt, re-encrypt, generate data keys"
+        "symmetric-crypto",
+        help="encrypt, decrypt, re-encrypt, generate data keys",
+        allow_abbrev=False,
     )
     _crypto_commands(
         crypto.add_subparsers(dest="kms_action", required=True, metavar="ACTION"), common
@@ -584,13 +621,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--source-aad-context", metavar="TEXT", help="AAD of the old files if it differs"
     )
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="files in flight")
+    p.add_argument("--concurrency", type=count, default=8, metavar="N", help="files in flight")
     p.add_argument(
         "--state-file",
         metavar="FILE",
         help=f"record of finished files (default DIR/{reencrypt.STATE_FILE_NAME})",
     )
-    p.add_argument("--limit", type=int, metavar="N", help="re-encrypt at most N files in this run")
+    p.add_argument(
+        "--limit", type=count, metavar="N", help="re-encrypt at most N files in this run"
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -637,3 +676,6 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("hsmkms: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a one-line report, never a stack trace
+        print(f"hsmkms: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2

@@ -160,8 +160,8 @@ def resolve(
             f"refusing to send a token in plaintext to {chosen_endpoint}: "
             "give the server's CA with --ca (or HSMKMS_CA) to use TLS"
         )
-    if timeout <= 0:
-        raise ClientError("--timeout: must be positive")
+    if not 0 < timeout < 86400:
+        raise ClientError("--timeout: must be more than 0 seconds and less than a day")
     return Connection(chosen_endpoint, ca_pem, token, timeout)
 
 

@@ -245,8 +245,10 @@ class Reencryptor:
         try:
             written = tmp.read_bytes()
             new_plain = self._decrypt(job.target_key_id, written, job.aad_context)
-            if new_plain.key_id != job.target_key_id or not hmac.compare_digest(
-                new_plain.plaintext, old_plain.plaintext
+            if (
+                new_plain.key_id != job.target_key_id
+                or new_plain.version_id != moved.version_id
+                or not hmac.compare_digest(new_plain.plaintext, old_plain.plaintext)
             ):
                 raise FileFailed("verification failed: the new ciphertext does not decrypt")
             now = os.lstat(path)

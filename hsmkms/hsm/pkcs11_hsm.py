@@ -64,6 +64,8 @@ class _KeyNotFound(Exception):
         self.version_id = version_id
 
 
+# Pauses before each lookup of a key object (see Pkcs11Hsm._call).
+_NOT_FOUND_PAUSES = (0.0, 0.0, 0.02, 0.05, 0.1)
 MIN_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 
@@ -183,31 +185,33 @@ class Pkcs11Hsm:
                 session.close()
 
     def _call(self, what: str, fn: Callable[[pkcs11.Session], T]) -> T:
-        """Run fn with the session under the lock; on a stale session reconnect and retry once."""
-        with _P11_LOCK:
-            for attempt in (1, 2):
+        """Run fn with the session under the lock; on a stale session reconnect and retry once.
+
+        A key object that is not found is looked for again, first on a fresh session (private
+        objects are invisible to a session that lost its login), then after short pauses:
+        SoftHSM2 processes sharing a token refresh their view of it only when the token
+        changes, and a refresh that races another process's write can briefly miss an object.
+        """
+        stale_retried, missing = False, ""
+        for pause in _NOT_FOUND_PAUSES:
+            if pause:
+                time.sleep(pause)  # outside the lock: other calls go on meanwhile
+            with _P11_LOCK:
                 try:
                     return fn(self._connected())
                 except _KeyNotFound as exc:
-                    # Private objects are invisible to a session that lost its login: look
-                    # again on a fresh session before declaring the material missing.
-                    if attempt == 2:
-                        raise FailedPrecondition(
-                            f"key material of version {exc.version_id} is not present in the HSM"
-                        ) from None
+                    missing = exc.version_id
                     self._drop_session()
                 except _STALE as exc:
-                    log.warning(
-                        "PKCS#11 %s failed (%s), attempt %d", what, type(exc).__name__, attempt
-                    )
+                    log.warning("PKCS#11 %s failed (%s)", what, type(exc).__name__)
                     self._drop_session()
-                    if attempt == 2:
+                    if stale_retried:
                         raise Unavailable("HSM is unavailable") from None
-                    time.sleep(0.01)
+                    stale_retried = True
                 except p11e.PKCS11Error as exc:
                     log.error("PKCS#11 %s failed: %s", what, type(exc).__name__)
                     raise Unavailable("HSM is unavailable") from None
-            raise AssertionError("unreachable")
+        raise FailedPrecondition(f"key material of version {missing} is not present in the HSM")
 
     def _key(self, session: pkcs11.Session, version_id: str) -> Any:
         key = self._keys.get(version_id)

@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from conftest import BAD_CIPHERTEXT, DevServer, decrypt, encrypt
 
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
@@ -47,20 +49,20 @@ def run(
     )
 
 
-def kms(server: DevServer, *args: str, input: bytes | None = None) -> str:
+def kms(kms_server: DevServer, *args: str, input: bytes | None = None) -> str:
     """Run a command against the plaintext dev server; it must succeed."""
-    result = run(*args, "--endpoint", server.address, input=input)
+    result = run(*args, "--endpoint", kms_server.address, input=input)
     assert result.returncode == 0, result.stderr.decode()
     assert b"Traceback" not in result.stderr
     return result.stdout.decode()
 
 
-def kms_json(server: DevServer, *args: str) -> Any:
-    return json.loads(kms(server, *args, "--format", "json"))
+def kms_json(kms_server: DevServer, *args: str) -> Any:
+    return json.loads(kms(kms_server, *args, "--format", "json"))
 
 
-def kms_error(server: DevServer, *args: str, code: str) -> str:
-    result = run(*args, "--endpoint", server.address)
+def kms_error(kms_server: DevServer, *args: str, code: str) -> str:
+    result = run(*args, "--endpoint", kms_server.address)
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     assert stderr.startswith(f"hsmkms: {code}: "), stderr
@@ -72,9 +74,9 @@ def folder() -> str:
     return "cli-" + uuid.uuid4().hex[:8]
 
 
-def new_key(server: DevServer, folder_id: str = "", *extra: str) -> dict[str, Any]:
+def new_key(kms_server: DevServer, folder_id: str = "", *extra: str) -> dict[str, Any]:
     return kms_json(  # type: ignore[no-any-return]
-        server,
+        kms_server,
         "symmetric-key",
         "create",
         "--folder-id",
@@ -85,13 +87,47 @@ def new_key(server: DevServer, folder_id: str = "", *extra: str) -> dict[str, An
     )
 
 
+@pytest.fixture(scope="module")
+def kms_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A plaintext dev server of this module's own, with one worker process.
+
+    Every command here is a new process on a new connection, so with several workers a key is
+    created by one worker and used by another. On SoftHSM2 (file object store) a worker was then
+    seen, once token objects had been destroyed, not to find a key object another worker had
+    just made ("key material ... not present in the HSM"): a server matter, kept out of the
+    client's tests.
+    """
+    base = tmp_path_factory.mktemp("hsmkms-kms")
+    dev = DevServer(base / "data", base / "server.log", extra_args=("--workers", "1"))
+    dev.start()
+    yield dev
+    if dev.process is not None:
+        dev.stop()
+
+
+@pytest.fixture(scope="module")
+def kms_channel(kms_server: DevServer) -> Iterator[grpc.Channel]:
+    with kms_server.channel() as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def kms_keys(kms_channel: grpc.Channel) -> key_grpc.SymmetricKeyServiceStub:
+    return key_grpc.SymmetricKeyServiceStub(kms_channel)
+
+
+@pytest.fixture(scope="module")
+def kms_crypto(kms_channel: grpc.Channel) -> crypto_grpc.SymmetricCryptoServiceStub:
+    return crypto_grpc.SymmetricCryptoServiceStub(kms_channel)
+
+
 # symmetric-key
 
 
-def test_key_lifecycle(server: DevServer) -> None:
+def test_key_lifecycle(kms_server: DevServer) -> None:
     f = folder()
     key = new_key(
-        server,
+        kms_server,
         f,
         "--description",
         "payments",
@@ -108,15 +144,15 @@ def test_key_lifecycle(server: DevServer) -> None:
     assert key["status"] == "ACTIVE" and key["default_algorithm"] == "AES_256"
     key_id = key["id"]
     first_version = key["primary_version"]["id"]
-    assert kms_json(server, "symmetric-key", "get", key_id) == key
+    assert kms_json(kms_server, "symmetric-key", "get", key_id) == key
 
     # list follows pages
-    others = [new_key(server, f)["id"] for _ in range(2)]
-    listed = kms_json(server, "symmetric-key", "list", "--folder-id", f, "--page-size", "1")
+    others = [new_key(kms_server, f)["id"] for _ in range(2)]
+    listed = kms_json(kms_server, "symmetric-key", "list", "--folder-id", f, "--page-size", "1")
     assert sorted(k["id"] for k in listed) == sorted([key_id, *others])
 
     updated = kms_json(
-        server,
+        kms_server,
         "symmetric-key",
         "update",
         key_id,
@@ -132,20 +168,20 @@ def test_key_lifecycle(server: DevServer) -> None:
     assert updated["name"] == "renamed" and updated["labels"] == {"env": "dev"}
     assert updated["status"] == "INACTIVE" and "rotation_period" not in updated
     assert updated["description"] == "payments"  # not in the mask: unchanged
-    updated = kms_json(server, "symmetric-key", "update", key_id, "--status", "active")
+    updated = kms_json(kms_server, "symmetric-key", "update", key_id, "--status", "active")
     assert updated["status"] == "ACTIVE" and updated["name"] == "renamed"
 
-    rotated = kms_json(server, "symmetric-key", "rotate", key_id)
+    rotated = kms_json(kms_server, "symmetric-key", "rotate", key_id)
     second_version = rotated["primary_version"]["id"]
     assert second_version != first_version
-    versions = kms_json(server, "symmetric-key", "list-versions", key_id)
+    versions = kms_json(kms_server, "symmetric-key", "list-versions", key_id)
     assert {v["id"]: v["primary"] for v in versions} == {
         first_version: False,
         second_version: True,
     }
 
     scheduled = kms_json(
-        server,
+        kms_server,
         "symmetric-key",
         "schedule-version-destruction",
         key_id,
@@ -157,7 +193,7 @@ def test_key_lifecycle(server: DevServer) -> None:
     assert scheduled["id"] == first_version
     assert scheduled["status"] == "SCHEDULED_FOR_DESTRUCTION" and scheduled["destroy_at"]
     cancelled = kms_json(
-        server,
+        kms_server,
         "symmetric-key",
         "cancel-version-destruction",
         key_id,
@@ -166,25 +202,25 @@ def test_key_lifecycle(server: DevServer) -> None:
     )
     assert cancelled["status"] == "ACTIVE"
     primary = kms_json(
-        server, "symmetric-key", "set-primary-version", key_id, "--version-id", first_version
+        kms_server, "symmetric-key", "set-primary-version", key_id, "--version-id", first_version
     )
     assert primary["primary_version"]["id"] == first_version
 
-    operations = kms_json(server, "symmetric-key", "list-operations", key_id)
+    operations = kms_json(kms_server, "symmetric-key", "list-operations", key_id)
     descriptions = {op["description"] for op in operations}
     assert {"Create symmetric key", "Rotate symmetric key"} <= descriptions
     assert all(op["done"] for op in operations)
 
-    kms_error(server, "symmetric-key", "delete", key_id, code="FAILED_PRECONDITION")
-    kms_json(server, "symmetric-key", "update", key_id, "--no-deletion-protection")
-    deleted = kms_json(server, "symmetric-key", "delete", key_id)
+    kms_error(kms_server, "symmetric-key", "delete", key_id, code="FAILED_PRECONDITION")
+    kms_json(kms_server, "symmetric-key", "update", key_id, "--no-deletion-protection")
+    deleted = kms_json(kms_server, "symmetric-key", "delete", key_id)
     assert deleted["id"] == key_id
-    kms_error(server, "symmetric-key", "get", key_id, code="NOT_FOUND")
+    kms_error(kms_server, "symmetric-key", "get", key_id, code="NOT_FOUND")
 
 
-def test_update_needs_a_field_and_bad_flags_are_refused(server: DevServer) -> None:
-    key_id = new_key(server)["id"]
-    result = run("symmetric-key", "update", key_id, "--endpoint", server.address)
+def test_update_needs_a_field_and_bad_flags_are_refused(kms_server: DevServer) -> None:
+    key_id = new_key(kms_server)["id"]
+    result = run("symmetric-key", "update", key_id, "--endpoint", kms_server.address)
     assert result.returncode == 2
     assert b"at least one field" in result.stderr
     for args in (
@@ -192,43 +228,43 @@ def test_update_needs_a_field_and_bad_flags_are_refused(server: DevServer) -> No
         ("symmetric-key", "create", "--folder-id", "f", "--name", "n", "--labels", "novalue"),
         ("symmetric-key", "add-access-binding", key_id, "--role", "r", "--subject", "nocolon"),
     ):
-        result = run(*args, "--endpoint", server.address)
+        result = run(*args, "--endpoint", kms_server.address)
         assert result.returncode == 2, args
         assert b"Traceback" not in result.stderr
 
 
-def test_text_and_yaml_formats(server: DevServer) -> None:
+def test_text_and_yaml_formats(kms_server: DevServer) -> None:
     f = folder()
-    key = new_key(server, f, "--labels", "env=prod")
-    text = kms(server, "symmetric-key", "get", key["id"])
+    key = new_key(kms_server, f, "--labels", "env=prod")
+    text = kms(kms_server, "symmetric-key", "get", key["id"])
     assert f"id: {key['id']}" in text.splitlines()
     assert "labels.env: prod" in text.splitlines()
     assert "status: ACTIVE" in text.splitlines()
 
-    table = kms(server, "symmetric-key", "list", "--folder-id", f).splitlines()
+    table = kms(kms_server, "symmetric-key", "list", "--folder-id", f).splitlines()
     assert table[0].split()[:3] == ["ID", "NAME", "STATUS"]
     assert table[1].split()[:3] == [key["id"], key["name"], "ACTIVE"]
 
-    yaml = kms(server, "symmetric-key", "get", key["id"], "--format", "yaml").splitlines()
+    yaml = kms(kms_server, "symmetric-key", "get", key["id"], "--format", "yaml").splitlines()
     assert f'id: "{key["id"]}"' in yaml
     assert "labels:" in yaml and '  env: "prod"' in yaml
     assert "primary_version:" in yaml and "  primary: true" in yaml
 
-    versions = kms(server, "symmetric-key", "list-versions", key["id"], "--format", "yaml")
+    versions = kms(kms_server, "symmetric-key", "list-versions", key["id"], "--format", "yaml")
     assert versions.startswith(f'- id: "{key["primary_version"]["id"]}"')
 
     # Flags given before the command are the defaults of those after it.
     before = run(
-        "--format", "json", "--endpoint", server.address, "symmetric-key", "get", key["id"]
+        "--format", "json", "--endpoint", kms_server.address, "symmetric-key", "get", key["id"]
     )
     assert before.returncode == 0 and json.loads(before.stdout)["id"] == key["id"]
 
 
-def test_access_bindings(server: DevServer) -> None:
-    key_id = new_key(server)["id"]
-    assert kms_json(server, "symmetric-key", "list-access-bindings", key_id) == []
+def test_access_bindings(kms_server: DevServer) -> None:
+    key_id = new_key(kms_server)["id"]
+    assert kms_json(kms_server, "symmetric-key", "list-access-bindings", key_id) == []
     added = kms_json(
-        server,
+        kms_server,
         "symmetric-key",
         "add-access-binding",
         key_id,
@@ -240,15 +276,15 @@ def test_access_bindings(server: DevServer) -> None:
         "system:allAuthenticatedUsers",
     )
     assert added == {}
-    bindings = kms_json(server, "symmetric-key", "list-access-bindings", key_id)
+    bindings = kms_json(kms_server, "symmetric-key", "list-access-bindings", key_id)
     assert sorted((b["role_id"], b["subject"]["type"], b["subject"]["id"]) for b in bindings) == [
         ("kms.keys.encrypter", "serviceAccount", "billing"),
         ("kms.keys.encrypter", "system", "allAuthenticatedUsers"),
     ]
-    table = kms(server, "symmetric-key", "list-access-bindings", key_id).splitlines()
+    table = kms(kms_server, "symmetric-key", "list-access-bindings", key_id).splitlines()
     assert table[0].split() == ["ROLE", "SUBJECT", "TYPE", "SUBJECT", "ID"]
     kms(
-        server,
+        kms_server,
         "symmetric-key",
         "remove-access-binding",
         key_id,
@@ -257,7 +293,7 @@ def test_access_bindings(server: DevServer) -> None:
         "--subject",
         "serviceAccount:billing",
     )
-    bindings = kms_json(server, "symmetric-key", "list-access-bindings", key_id)
+    bindings = kms_json(kms_server, "symmetric-key", "list-access-bindings", key_id)
     assert [b["subject"]["id"] for b in bindings] == ["allAuthenticatedUsers"]
 
 
@@ -265,15 +301,15 @@ def test_access_bindings(server: DevServer) -> None:
 
 
 def test_crypto_round_trips_with_files(
-    server: DevServer, crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
+    kms_server: DevServer, kms_crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
 ) -> None:
-    key = new_key(server)
-    other = new_key(server)
+    key = new_key(kms_server)
+    other = new_key(kms_server)
     plain = tmp_path / "secret.txt"
     plain.write_bytes(b"attack at dawn\x00\xff")
     ct = tmp_path / "secret.enc"
     shown = kms_json(
-        server,
+        kms_server,
         "symmetric-crypto",
         "encrypt",
         "--id",
@@ -292,7 +328,7 @@ def test_crypto_round_trips_with_files(
     out.write_text("old contents, broader mode")
     out.chmod(0o644)
     kms(
-        server,
+        kms_server,
         "symmetric-crypto",
         "decrypt",
         "--id",
@@ -308,7 +344,7 @@ def test_crypto_round_trips_with_files(
     assert out.stat().st_mode & 0o777 == 0o600
 
     kms_error(
-        server,
+        kms_server,
         "symmetric-crypto",
         "decrypt",
         "--id",
@@ -323,7 +359,7 @@ def test_crypto_round_trips_with_files(
 
     moved = tmp_path / "moved.enc"
     shown = kms_json(
-        server,
+        kms_server,
         "symmetric-crypto",
         "re-encrypt",
         "--id",
@@ -354,7 +390,7 @@ def test_crypto_round_trips_with_files(
         "--aad-context",
         "other",
         "--endpoint",
-        server.address,
+        kms_server.address,
         input=moved.read_bytes(),
     )
     assert result.returncode == 0, result.stderr
@@ -371,20 +407,20 @@ def test_crypto_round_trips_with_files(
         "--ciphertext-file",
         "-",
         "--endpoint",
-        server.address,
+        kms_server.address,
         input=b"from stdin",
     )
     assert piped.returncode == 0
-    assert decrypt(crypto, key["id"], piped.stdout).plaintext == b"from stdin"
+    assert decrypt(kms_crypto, key["id"], piped.stdout).plaintext == b"from stdin"
 
 
 def test_generate_data_key(
-    server: DevServer, crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
+    kms_server: DevServer, kms_crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
 ) -> None:
-    key = new_key(server)
+    key = new_key(kms_server)
     dk_plain, dk_enc = tmp_path / "dk.bin", tmp_path / "dk.enc"
     shown = kms_json(
-        server,
+        kms_server,
         "symmetric-crypto",
         "generate-data-key",
         "--id",
@@ -399,11 +435,11 @@ def test_generate_data_key(
     assert shown["key_id"] == key["id"]
     assert len(dk_plain.read_bytes()) == 16
     assert dk_plain.stat().st_mode & 0o777 == 0o600
-    assert decrypt(crypto, key["id"], dk_enc.read_bytes()).plaintext == dk_plain.read_bytes()
+    assert decrypt(kms_crypto, key["id"], dk_enc.read_bytes()).plaintext == dk_plain.read_bytes()
 
     only_enc = tmp_path / "only.enc"
     kms(
-        server,
+        kms_server,
         "symmetric-crypto",
         "generate-data-key",
         "--id",
@@ -412,7 +448,7 @@ def test_generate_data_key(
         "--data-key-ciphertext-file",
         str(only_enc),
     )
-    assert len(decrypt(crypto, key["id"], only_enc.read_bytes()).plaintext) == 32
+    assert len(decrypt(kms_crypto, key["id"], only_enc.read_bytes()).plaintext) == 32
     # one of the plaintext options is required: a data key is never silently dropped
     result = run(
         "symmetric-crypto",
@@ -422,13 +458,13 @@ def test_generate_data_key(
         "--data-key-ciphertext-file",
         str(only_enc),
         "--endpoint",
-        server.address,
+        kms_server.address,
     )
     assert result.returncode == 2
 
 
-def test_errors_are_one_line(server: DevServer, tmp_path: Path) -> None:
-    kms_error(server, "symmetric-key", "get", "hkkdoesnotexist00000", code="NOT_FOUND")
+def test_errors_are_one_line(kms_server: DevServer, tmp_path: Path) -> None:
+    kms_error(kms_server, "symmetric-key", "get", "hkkdoesnotexist00000", code="NOT_FOUND")
     result = run("symmetric-key", "get", "x", "--endpoint", "127.0.0.1:1", "--timeout", "3")
     assert result.returncode == 1
     assert result.stderr.startswith(b"hsmkms: UNAVAILABLE: ")
@@ -442,7 +478,7 @@ def test_errors_are_one_line(server: DevServer, tmp_path: Path) -> None:
         "--ciphertext-file",
         str(tmp_path / "out"),
         "--endpoint",
-        server.address,
+        kms_server.address,
     )
     assert missing.returncode == 2
     assert missing.stderr.decode().startswith("hsmkms: ")
@@ -551,7 +587,7 @@ def make_tree(crypto: Any, root: Path, key_id: str, count: int = 30) -> dict[str
 
 
 def reencrypt_files(
-    server: DevServer, root: Path, target: str, source: str, *extra: str
+    kms_server: DevServer, root: Path, target: str, source: str, *extra: str
 ) -> tuple[int, dict[str, Any], str]:
     result = run(
         "reencrypt-files",
@@ -567,7 +603,7 @@ def reencrypt_files(
         "--format",
         "json",
         "--endpoint",
-        server.address,
+        kms_server.address,
         *extra,
     )
     assert b"Traceback" not in result.stderr
@@ -584,19 +620,19 @@ def no_temp_files(root: Path) -> bool:
 
 
 def test_reencrypt_files_resumes_and_reports_bad_files(
-    server: DevServer,
-    keys: key_grpc.SymmetricKeyServiceStub,
-    crypto: crypto_grpc.SymmetricCryptoServiceStub,
+    kms_server: DevServer,
+    kms_keys: key_grpc.SymmetricKeyServiceStub,
+    kms_crypto: crypto_grpc.SymmetricCryptoServiceStub,
     tmp_path: Path,
 ) -> None:
-    source, target = new_key(server)["id"], new_key(server)["id"]
+    source, target = new_key(kms_server)["id"], new_key(kms_server)["id"]
     root = tmp_path / "tree"
-    plaintexts = make_tree(crypto, root, source)
-    keys.Rotate(ks.RotateSymmetricKeyRequest(key_id=source))
-    target_primary = keys.Get(ks.GetSymmetricKeyRequest(key_id=target)).primary_version.id
+    plaintexts = make_tree(kms_crypto, root, source)
+    kms_keys.Rotate(ks.RotateSymmetricKeyRequest(key_id=source))
+    target_primary = kms_keys.Get(ks.GetSymmetricKeyRequest(key_id=target)).primary_version.id
 
     # an interrupted run: only 10 files
-    code, summary, stderr = reencrypt_files(server, root, target, source, "--limit", "10")
+    code, summary, stderr = reencrypt_files(kms_server, root, target, source, "--limit", "10")
     assert code == 0, stderr
     assert summary["files"] == 30 and summary["reencrypted"] == 10
     assert summary["reencrypt_calls"] == 10 and summary["remaining"] == 20
@@ -610,7 +646,7 @@ def test_reencrypt_files_resumes_and_reports_bad_files(
     before = {p: p.read_bytes() for p in root.rglob("*.enc")}
 
     code, summary, stderr = reencrypt_files(
-        server, root, target, source, "--concurrency", "4", "--progress"
+        kms_server, root, target, source, "--concurrency", "4", "--progress"
     )
     assert code == 1
     assert summary["resumed"] == 10
@@ -626,28 +662,28 @@ def test_reencrypt_files_resumes_and_reports_bad_files(
         assert (root / rel).read_bytes() == before[root / rel]
 
     for rel, plaintext in plaintexts.items():
-        reply = decrypt(crypto, target, (root / rel).read_bytes(), AAD.encode())
+        reply = decrypt(kms_crypto, target, (root / rel).read_bytes(), AAD.encode())
         assert reply.plaintext == plaintext and reply.version_id == target_primary
     assert len(state_records(root)) == 30
     assert no_temp_files(root)
     assert (root / "README.txt").read_text().startswith("not a ciphertext")
 
-    code, summary, _ = reencrypt_files(server, root, target, source)
+    code, summary, _ = reencrypt_files(kms_server, root, target, source)
     assert code == 1 and summary["resumed"] == 30 and summary["reencrypt_calls"] == 0
 
 
 def test_reencrypt_files_after_a_crash(
-    server: DevServer, crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
+    kms_server: DevServer, kms_crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
 ) -> None:
     """SIGKILL mid-run: every file is whole, and the next run redoes nothing that was done."""
-    source, target = new_key(server)["id"], new_key(server)["id"]
+    source, target = new_key(kms_server)["id"], new_key(kms_server)["id"]
     root = tmp_path / "tree"
-    plaintexts = make_tree(crypto, root, source)
+    plaintexts = make_tree(kms_crypto, root, source)
     state = tmp_path / "state.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hsmkms.cli", "kms", "reencrypt-files", str(root), "--id", target,
          "--source-key-id", source, "--aad-context", AAD, "--concurrency", "1",
-         "--state-file", str(state), "--endpoint", server.address],
+         "--state-file", str(state), "--endpoint", kms_server.address],
         env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -666,15 +702,15 @@ def test_reencrypt_files_after_a_crash(
     for rel, plaintext in plaintexts.items():
         data = (root / rel).read_bytes()
         try:
-            reply = decrypt(crypto, source, data, AAD.encode())
+            reply = decrypt(kms_crypto, source, data, AAD.encode())
             still_old += 1
         except grpc.RpcError:
-            reply = decrypt(crypto, target, data, AAD.encode())
+            reply = decrypt(kms_crypto, target, data, AAD.encode())
         assert reply.plaintext == plaintext
     assert still_old <= 30 - len(done)
 
     code, summary, stderr = reencrypt_files(
-        server, root, target, source, "--state-file", str(state)
+        kms_server, root, target, source, "--state-file", str(state)
     )
     assert code == 0, stderr
     assert summary["resumed"] == len(done)
@@ -683,54 +719,62 @@ def test_reencrypt_files_after_a_crash(
     assert summary["already_current"] == 30 - len(done) - still_old
     for rel, plaintext in plaintexts.items():
         assert (
-            decrypt(crypto, target, (root / rel).read_bytes(), AAD.encode()).plaintext == plaintext
+            decrypt(kms_crypto, target, (root / rel).read_bytes(), AAD.encode()).plaintext
+            == plaintext
         )
     assert no_temp_files(root)
 
 
 def test_reencrypt_files_within_one_key(
-    server: DevServer,
-    keys: key_grpc.SymmetricKeyServiceStub,
-    crypto: crypto_grpc.SymmetricCryptoServiceStub,
+    kms_server: DevServer,
+    kms_keys: key_grpc.SymmetricKeyServiceStub,
+    kms_crypto: crypto_grpc.SymmetricCryptoServiceStub,
     tmp_path: Path,
 ) -> None:
     """Source key = target key: after a rotation, old versions move to the new primary."""
-    key_id = new_key(server)["id"]
+    key_id = new_key(kms_server)["id"]
     root = tmp_path / "tree"
-    plaintexts = make_tree(crypto, root, key_id, count=12)
+    plaintexts = make_tree(kms_crypto, root, key_id, count=12)
     fresh = root / "fresh.enc"  # written after the rotation: already current
-    keys.Rotate(ks.RotateSymmetricKeyRequest(key_id=key_id))
-    fresh.write_bytes(encrypt(crypto, key_id, b"fresh", AAD.encode()).ciphertext)
+    kms_keys.Rotate(ks.RotateSymmetricKeyRequest(key_id=key_id))
+    fresh.write_bytes(encrypt(kms_crypto, key_id, b"fresh", AAD.encode()).ciphertext)
     fresh_before = fresh.read_bytes()
-    primary = keys.Get(ks.GetSymmetricKeyRequest(key_id=key_id)).primary_version.id
+    primary = kms_keys.Get(ks.GetSymmetricKeyRequest(key_id=key_id)).primary_version.id
 
-    code, summary, stderr = reencrypt_files(server, root, key_id, key_id)
+    code, summary, stderr = reencrypt_files(kms_server, root, key_id, key_id)
     assert code == 0, stderr
     assert summary["reencrypted"] == summary["reencrypt_calls"] == 12
     assert summary["already_current"] == 1
     assert fresh.read_bytes() == fresh_before
     for rel, plaintext in plaintexts.items():
-        reply = decrypt(crypto, key_id, (root / rel).read_bytes(), AAD.encode())
+        reply = decrypt(kms_crypto, key_id, (root / rel).read_bytes(), AAD.encode())
         assert reply.plaintext == plaintext and reply.version_id == primary
 
     # without the state file every file is found current by Decrypt: nothing is re-encrypted
     (root / STATE_FILE_NAME).unlink()
-    code, summary, _ = reencrypt_files(server, root, key_id, key_id, "--format", "json")
+    code, summary, _ = reencrypt_files(kms_server, root, key_id, key_id, "--format", "json")
     assert code == 0
     assert summary["already_current"] == 13 and summary["reencrypt_calls"] == 0
 
 
-def test_reencrypt_files_keeps_modes_and_cleans_stale_temp_files(
-    server: DevServer, crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
+def test_reencrypt_files_details(
+    kms_server: DevServer, kms_crypto: crypto_grpc.SymmetricCryptoServiceStub, tmp_path: Path
 ) -> None:
-    source, target = new_key(server)["id"], new_key(server)["id"]
+    """File modes are kept, stale temporary files removed, files already moved left alone."""
+    source, target = new_key(kms_server)["id"], new_key(kms_server)["id"]
     root = tmp_path / "tree"
-    make_tree(crypto, root, source, count=3)
+    make_tree(kms_crypto, root, source, count=3)
     (root / "file00.enc").chmod(0o640)
     stale = root / ".file00.enc.abcd1234.hsmkms-tmp"
     stale.write_bytes(b"left over by a killed run")
-    code, summary, stderr = reencrypt_files(server, root, target, source)
+    # as if a run had replaced it and was killed before recording it
+    moved = root / "moved.enc"
+    moved.write_bytes(encrypt(kms_crypto, target, b"moved", AAD.encode()).ciphertext)
+    moved_before = moved.read_bytes()
+
+    code, summary, stderr = reencrypt_files(kms_server, root, target, source)
     assert code == 0, stderr
-    assert summary["reencrypted"] == 3 and summary["stale_temp_files_removed"] == 1
-    assert not stale.exists()
+    assert summary["reencrypted"] == summary["reencrypt_calls"] == 3
+    assert summary["already_current"] == 1 and moved.read_bytes() == moved_before
+    assert summary["stale_temp_files_removed"] == 1 and not stale.exists()
     assert (root / "file00.enc").stat().st_mode & 0o777 == 0o640
