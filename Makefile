@@ -12,16 +12,18 @@ YANDEXCLOUD_VERSION := 0.413.0
 DATA_DIR ?= .hsmkms-dev
 LISTEN ?= 127.0.0.1:50051
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help deps bench-deps install run test lint proto clean distclean $(VENV) $(VENV_COMPAT)
+.PHONY: help deps bench-deps install run test bench lint proto clean distclean $(VENV) $(VENV_COMPAT)
 
 help:
 	@echo 'Targets:'
 	@echo '  install     system packages (SoftHSM2) + $(VENV) with hsmkms and dev tools'
 	@echo '  run         start a dev server (DATA_DIR=$(DATA_DIR), LISTEN=$(LISTEN))'
 	@echo '  test        run the test suite (PYTEST_ARGS=...)'
+	@echo '  bench       benchmark against the floors, one table (BENCH_ARGS=--quick, --out FILE)'
 	@echo '  lint        ruff, mypy and a check that hsmkms/_pb matches proto/'
 	@echo '  proto       regenerate hsmkms/_pb from proto/'
 	@echo '  deps        install missing system packages (softhsm2)'
@@ -58,6 +60,10 @@ run: install
 
 test: install $(VENV_COMPAT)
 	HSMKMS_COMPAT_PYTHON=$(CURDIR)/$(VENV_COMPAT)/bin/python $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# See docs/benchmarks.md; takes about 6 minutes (BENCH_ARGS=--quick: about 1).
+bench: install bench-deps
+	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)
 	$(VENV)/bin/ruff check .
