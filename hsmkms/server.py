@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from hsmkms.service.access import AccessService, Authenticator, CredentialServic
 from hsmkms.service.background import Periodic, Scheduler, reconcile
 from hsmkms.service.jwt_auth import JwtVerifier
 from hsmkms.service.nonce import EncryptionCounter, NonceBudget
+from hsmkms.signals import StopRequest
 from hsmkms.store import Store
 from hsmkms.tls import TlsFiles, server_credentials
 
@@ -233,9 +232,7 @@ def run_worker(
     The primary worker (the only one, or worker 0) also reconciles at start and runs the
     scheduler; every worker serves calls and reports health.
     """
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = StopRequest().install()
     app = build_app(settings)
     if primary:
         check_consistency(app)

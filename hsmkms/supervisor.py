@@ -17,11 +17,11 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 from typing import Any
 
 from hsmkms.config import Settings
+from hsmkms.signals import StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._ready = self._context.Queue()
         self._processes: dict[int, Any] = {}
-        self._stop = threading.Event()
+        self._stop = StopRequest()
 
     def _spawn(self, index: int, settings: Settings) -> None:
         process = self._context.Process(
@@ -93,8 +93,7 @@ class Supervisor:
 
         from hsmkms.server import describe
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self._stop.set())
+        self._stop.install()
         reservation, port = _reserve_port(self._settings.listen)
         host = self._settings.listen.rpartition(":")[0]
         settings = replace(self._settings, listen=f"{host}:{port}")
@@ -113,7 +112,7 @@ class Supervisor:
         deadline = time.monotonic() + READY_TIMEOUT
         pending = set(self._processes)
         while pending:
-            if self._stop.is_set():
+            if self._stop.requested:
                 raise SystemExit(0)
             for index in list(pending):
                 if not self._processes[index].is_alive():
@@ -126,11 +125,11 @@ class Supervisor:
                     raise RuntimeError("workers did not start in time") from None
 
     def _watch(self, settings: Settings) -> None:
-        while not self._stop.is_set():
+        while not self._stop.requested:
             sentinels = {p.sentinel: i for i, p in self._processes.items()}
             for sentinel in multiprocessing.connection.wait(list(sentinels), timeout=0.5):
                 index = sentinels[sentinel]
-                if self._stop.is_set():
+                if self._stop.requested:
                     break
                 code = self._processes[index].exitcode
                 log.error("worker %d exited (%s); restarting", index, code)

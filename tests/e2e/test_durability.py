@@ -223,3 +223,15 @@ def test_kill_during_burst_loses_nothing_acknowledged(own_server: DevServer) -> 
     )
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert doctor.stdout.strip().endswith("clean")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_burst_of_signals_still_stops_cleanly(tmp_path: Path, workers: str) -> None:
+    """A second Ctrl-C or SIGTERM arriving while the first is handled must not hang the server."""
+    dev = DevServer(tmp_path / "data", tmp_path / "server.log", extra_args=("--workers", workers))
+    dev.start()
+    assert dev.process is not None
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+        dev.process.send_signal(sig)
+    assert dev.process.wait(30) == 0, dev.log_text()
+    assert "stopped" in dev.log_text()
