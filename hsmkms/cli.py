@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         help="server processes sharing the port (default: one per CPU)",
     )
     p_dev.add_argument(
+        "--metrics-listen", metavar="ADDR", help="serve Prometheus metrics on ADDR (/metrics)"
+    )
+    p_dev.add_argument(
         "--auth",
         action="store_true",
         help="TLS (CA in DIR/tls/ca.pem) and authentication (admin token in DIR/admin.token)",
@@ -177,6 +180,8 @@ def _serve(args: argparse.Namespace) -> int:
                 f"--listen {args.listen}: the dev server listens on loopback only"
             )
         settings = dev.prepare(args.data_dir, args.listen, auth=args.auth)
+        if args.metrics_listen:
+            settings = replace(settings, metrics_listen=args.metrics_listen)
     else:
         settings = config.load(args.config)
         if (

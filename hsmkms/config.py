@@ -64,6 +64,8 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     # Audit log file, "-" for standard output, None for none.
     audit_path: str | None = None
+    # host:port of the Prometheus /metrics endpoint, None for none.
+    metrics_listen: str | None = None
 
     @property
     def secure(self) -> bool:
@@ -277,4 +279,5 @@ def load(path: Path, read_pin: bool = True) -> Settings:
         tls=_tls(data.get("tls"), base),
         auth=_auth(data.get("auth", {}), data.get("bindings", []), base),
         audit_path=data.get("audit", {}).get("path"),
+        metrics_listen=data.get("metrics", {}).get("listen"),
     )

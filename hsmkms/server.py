@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from hsmkms import metrics
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2_grpc as crypto_grpc
 from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2_grpc as key_service_grpc
 from hsmkms._pb.yandex.cloud.operation import operation_service_pb2_grpc as op_service_grpc
@@ -69,7 +70,7 @@ def build_app(settings: Settings, bootstrap: bool = True) -> App:
     # The module reads its configuration from the environment when it is loaded.
     os.environ.update(settings.module_environment)
     store = Store(settings.store_url)
-    hsm = Pkcs11Hsm(settings.token)
+    hsm = Pkcs11Hsm(settings.token, metrics.observe_hsm)
     hsm.connect()
     operations = OperationService(store)
     access = AccessService(store, enforce=settings.auth.enabled)
@@ -77,7 +78,7 @@ def build_app(settings: Settings, bootstrap: bool = True) -> App:
         bootstrap_bindings(access, settings)
     audit = None if settings.audit_path is None else AuditLog(settings.audit_path)
     keys = KeyService(store, hsm, settings.lifecycle)
-    counter = EncryptionCounter(store, settings.lifecycle)
+    counter = EncryptionCounter(store, settings.lifecycle, _publish_encryptions)
     return App(
         store=store,
         hsm=hsm,
@@ -89,6 +90,11 @@ def build_app(settings: Settings, bootstrap: bool = True) -> App:
         nonce_budget=NonceBudget(counter, keys),
         audit=audit,
     )
+
+
+def _publish_encryptions(totals: dict[str, int]) -> None:
+    for version_id, total in totals.items():
+        metrics.VERSION_ENCRYPTIONS.labels(version_id).set(total)
 
 
 def authenticator(store: Store, settings: Settings) -> Authenticator | None:
@@ -190,13 +196,18 @@ class HealthMonitor(Periodic):
         self._app = app
         self._servicer = servicer
         self.serving: bool | None = None
+        self._reconnects = 0
 
     def run_once(self) -> None:
         healthy = self._app.hsm.probe()
         try:
-            self._app.store.ping()
+            metrics.KEYS.set(self._app.store.count_keys())
         except KmsError:
             healthy = False
+        metrics.HSM_SESSIONS.set(1 if self._app.hsm.healthy else 0)
+        reconnects = self._app.hsm.reconnects
+        metrics.HSM_RECONNECTS.inc(reconnects - self._reconnects)
+        self._reconnects = reconnects
         if healthy != self.serving:
             self._publish(
                 health_pb2.HealthCheckResponse.SERVING
@@ -233,6 +244,8 @@ def run_worker(
     scheduler; every worker serves calls and reports health.
     """
     stop = StopRequest().install()
+    if settings.metrics_listen and primary and not reuse_port:
+        metrics.serve(settings.metrics_listen)  # a lone server serves its own metrics
     app = build_app(settings)
     if primary:
         check_consistency(app)

@@ -14,9 +14,11 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -94,6 +96,14 @@ class Supervisor:
         from hsmkms.server import describe
 
         self._stop.install()
+        metrics_dir = None
+        if self._settings.metrics_listen:
+            # Workers record into files here; the supervisor serves their sum.
+            metrics_dir = tempfile.mkdtemp(prefix="hsmkms-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            from hsmkms import metrics
+
+            metrics.serve(self._settings.metrics_listen)
         reservation, port = _reserve_port(self._settings.listen)
         host = self._settings.listen.rpartition(":")[0]
         settings = replace(self._settings, listen=f"{host}:{port}")
@@ -106,6 +116,8 @@ class Supervisor:
         finally:
             self._shutdown()
             reservation.close()
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("stopped")
 
     def _await_ready(self) -> None:
@@ -133,6 +145,10 @@ class Supervisor:
                     break
                 code = self._processes[index].exitcode
                 log.error("worker %d exited (%s); restarting", index, code)
+                if self._settings.metrics_listen and self._processes[index].pid is not None:
+                    from hsmkms import metrics
+
+                    metrics.worker_exited(self._processes[index].pid)
                 time.sleep(RESTART_DELAY)
                 self._spawn(index, settings)
 

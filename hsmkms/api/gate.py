@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from hsmkms import errors
+from hsmkms import errors, metrics
 from hsmkms.api.audit import AuditLog, audited_fields
 from hsmkms.api.validation import validate
 from hsmkms.service.access import ANONYMOUS, AccessService, Authenticator, Caller, Permission
@@ -166,6 +166,9 @@ class Gate:
             log.exception("unexpected error in %s (request %s)", method, request_id)
             context.abort(code, INTERNAL_MESSAGE)
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.REQUESTS.labels(method, code.name).inc()
+            metrics.REQUEST_SECONDS.labels(method).observe(elapsed)
             if self._audit is not None:
                 self._audit.write(
                     {
@@ -174,7 +177,7 @@ class Gate:
                         "subject": caller.name,
                         "method": method,
                         "status": code.name,
-                        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "latency_ms": round(elapsed * 1000, 3),
                         "peer": context.peer(),
                         "pid": os.getpid(),
                         **audited_fields(request),

@@ -95,8 +95,12 @@ class TokenConfig:
 class Pkcs11Hsm:
     """One logged-in session per process, a version → key object cache, and a single lock."""
 
-    def __init__(self, config: TokenConfig) -> None:
+    def __init__(
+        self, config: TokenConfig, observe: Callable[[str, float], None] | None = None
+    ) -> None:
         self._config = config
+        # Told each operation's name and duration (lock wait included), e.g. for metrics.
+        self._observe = observe
         self._session: pkcs11.Session | None = None
         # python-pkcs11's stubs omit the encrypt/decrypt mixins of SecretKey.
         self._keys: dict[str, Any] = {}
@@ -192,6 +196,15 @@ class Pkcs11Hsm:
         SoftHSM2 processes sharing a token refresh their view of it only when the token
         changes, and a refresh that races another process's write can briefly miss an object.
         """
+        if self._observe is None:
+            return self._attempts(what, fn)
+        started = time.perf_counter()
+        try:
+            return self._attempts(what, fn)
+        finally:
+            self._observe(what, time.perf_counter() - started)
+
+    def _attempts(self, what: str, fn: Callable[[pkcs11.Session], T]) -> T:
         stale_retried, missing = False, ""
         for pause in _NOT_FOUND_PAUSES:
             if pause:

@@ -11,6 +11,7 @@ limit sits below 2**32 by a margin far larger than a second of traffic.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from hsmkms.domain import KeyVersion, LifecyclePolicy
 from hsmkms.errors import FailedPrecondition, KmsError
@@ -20,8 +21,14 @@ from hsmkms.store import Store
 
 
 class EncryptionCounter:
-    def __init__(self, store: Store, policy: LifecyclePolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: LifecyclePolicy,
+        on_totals: Callable[[dict[str, int]], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_totals = on_totals
         self._threshold = policy.nonce_rotation_threshold
         self._limit = policy.encryption_limit
         self._lock = threading.Lock()
@@ -56,6 +63,8 @@ class EncryptionCounter:
         with self._lock:
             for version_id, (_, total) in totals.items():
                 self._known[version_id] = total
+        if self._on_totals is not None:
+            self._on_totals({v: total for v, (_, total) in totals.items()})
         return [(key_id, v) for v, (key_id, total) in totals.items() if total >= self._threshold]
 
 

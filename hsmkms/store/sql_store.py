@@ -608,6 +608,14 @@ class Store:
             ).all()
         return {row.id: (row.key_id, row.encryptions) for row in rows}
 
+    def count_keys(self) -> int:
+        with self._connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(keys).where(keys.c.deleted_at_us.is_(None))
+                ).scalar_one()
+            )
+
     def version_statuses(self) -> dict[str, VersionStatus]:
         """Every version ever created, deleted keys included."""
         with self._connect() as conn:
