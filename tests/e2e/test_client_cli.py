@@ -89,14 +89,9 @@ def new_key(kms_server: DevServer, folder_id: str = "", *extra: str) -> dict[str
 
 @pytest.fixture(scope="module")
 def kms_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    """A plaintext dev server of this module's own, with one worker process.
-
-    Every command here is a new process on a new connection, so with several workers a key is
-    created by one worker and used by another. On SoftHSM2 (file object store) a worker was then
-    seen, once token objects had been destroyed, not to find a key object another worker had
-    just made ("key material ... not present in the HSM"): a server matter, kept out of the
-    client's tests.
-    """
+    """A plaintext dev server of this module's own, with one worker process: the client's
+    tests count calls and files, and keep other modules' keys and load out of the picture.
+    (Cross-worker behaviour is tested in test_workers.py.)"""
     base = tmp_path_factory.mktemp("hsmkms-kms")
     dev = DevServer(base / "data", base / "server.log", extra_args=("--workers", "1"))
     dev.start()
