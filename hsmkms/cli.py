@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     p_dev.add_argument(
         "--metrics-listen", metavar="ADDR", help="serve Prometheus metrics on ADDR (/metrics)"
     )
+    p_dev.add_argument("--rest-listen", metavar="ADDR", help="serve the REST/JSON API on ADDR")
     p_dev.add_argument(
         "--auth",
         action="store_true",
@@ -182,6 +183,12 @@ def _serve(args: argparse.Namespace) -> int:
         settings = dev.prepare(args.data_dir, args.listen, auth=args.auth)
         if args.metrics_listen:
             settings = replace(settings, metrics_listen=args.metrics_listen)
+        if args.rest_listen:
+            if not config.is_loopback(args.rest_listen):
+                raise config.ConfigError(
+                    f"--rest-listen {args.rest_listen}: the dev server listens on loopback only"
+                )
+            settings = replace(settings, rest_listen=args.rest_listen)
     else:
         settings = config.load(args.config)
         if (

@@ -66,6 +66,8 @@ class Settings:
     audit_path: str | None = None
     # host:port of the Prometheus /metrics endpoint, None for none.
     metrics_listen: str | None = None
+    # host:port of the REST/JSON API, None for none.
+    rest_listen: str | None = None
 
     @property
     def secure(self) -> bool:
@@ -280,4 +282,5 @@ def load(path: Path, read_pin: bool = True) -> Settings:
         auth=_auth(data.get("auth", {}), data.get("bindings", []), base),
         audit_path=data.get("audit", {}).get("path"),
         metrics_listen=data.get("metrics", {}).get("listen"),
+        rest_listen=server.get("rest_listen"),
     )

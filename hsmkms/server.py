@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -148,15 +151,10 @@ def create_server(
             ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
-    crypto_grpc.add_SymmetricCryptoServiceServicer_to_server(
-        SymmetricCryptoServicer(app.gate, app.crypto), server
-    )
-    key_service_grpc.add_SymmetricKeyServiceServicer_to_server(
-        SymmetricKeyServicer(app.gate, app.keys, app.access), server
-    )
-    op_service_grpc.add_OperationServiceServicer_to_server(
-        OperationServicer(app.gate, app.operations), server
-    )
+    crypto, keys, operations = servicers(app)
+    crypto_grpc.add_SymmetricCryptoServiceServicer_to_server(crypto, server)
+    key_service_grpc.add_SymmetricKeyServiceServicer_to_server(keys, server)
+    op_service_grpc.add_OperationServiceServicer_to_server(operations, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if tls is None:
@@ -169,6 +167,70 @@ def create_server(
     endpoints.add_to_server(ApiEndpointServicer(listen_address(address, port)), server)
     reflection.enable_server_reflection(REFLECTED_SERVICES, server)
     return server, port, health_servicer
+
+
+def servicers(
+    app: App,
+) -> tuple[SymmetricCryptoServicer, SymmetricKeyServicer, OperationServicer]:
+    return (
+        SymmetricCryptoServicer(app.gate, app.crypto),
+        SymmetricKeyServicer(app.gate, app.keys, app.access),
+        OperationServicer(app.gate, app.operations),
+    )
+
+
+class RestServer:
+    """The REST/JSON API (api/rest.py) served by uvicorn on a thread of this worker."""
+
+    def __init__(self, app: App, listen: str, tls: TlsFiles | None, reuse_port: bool) -> None:
+        import uvicorn
+
+        from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_crypto_service_pb2 as crypto_pb
+        from hsmkms._pb.yandex.cloud.kms.v1 import symmetric_key_service_pb2 as key_service_pb
+        from hsmkms._pb.yandex.cloud.operation import operation_service_pb2 as op_service_pb
+        from hsmkms.api.rest import create_app
+
+        crypto, keys, operations = servicers(app)
+        asgi = create_app(
+            [
+                (crypto_pb.DESCRIPTOR.services_by_name["SymmetricCryptoService"], crypto),
+                (key_service_pb.DESCRIPTOR.services_by_name["SymmetricKeyService"], keys),
+                (op_service_pb.DESCRIPTOR.services_by_name["OperationService"], operations),
+            ]
+        )
+        host, _, port = listen.rpartition(":")
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._socket.bind((host.strip("[]"), int(port)))
+        self.port = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            asgi,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=str(tls.cert_file) if tls else None,
+            ssl_keyfile=str(tls.key_file) if tls else None,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="rest", daemon=True
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start serving; returns once the socket accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the REST API did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        self._socket.close()
 
 
 HEALTH_SERVICES = (
@@ -253,8 +315,16 @@ def run_worker(
         app, settings.listen, settings.threads, settings.tls, reuse_port
     )
     monitor = HealthMonitor(app, health_servicer)
+    rest = (
+        RestServer(app, settings.rest_listen, settings.tls, reuse_port)
+        if settings.rest_listen
+        else None
+    )
     scheduler = Scheduler(app.keys, settings.scheduler_interval) if primary else None
     server.start()
+    if rest is not None:
+        rest.start()
+        log.info("REST API on port %d", rest.port)
     monitor.start()
     app.nonce_budget.start()
     if scheduler is not None:
@@ -265,6 +335,8 @@ def run_worker(
     if scheduler is not None:
         scheduler.stop()
     monitor.stop()
+    if rest is not None:
+        rest.stop()
     server.stop(settings.grace_seconds).wait()
     app.nonce_budget.stop()  # after the last call: every encryption is counted
     app.close()

@@ -107,6 +107,11 @@ class Supervisor:
         reservation, port = _reserve_port(self._settings.listen)
         host = self._settings.listen.rpartition(":")[0]
         settings = replace(self._settings, listen=f"{host}:{port}")
+        rest_reservation = None
+        if settings.rest_listen:
+            rest_reservation, rest_port = _reserve_port(settings.rest_listen)
+            rest_host = settings.rest_listen.rpartition(":")[0]
+            settings = replace(settings, rest_listen=f"{rest_host}:{rest_port}")
         try:
             for index in range(self._workers):
                 self._spawn(index, settings)
@@ -116,6 +121,8 @@ class Supervisor:
         finally:
             self._shutdown()
             reservation.close()
+            if rest_reservation is not None:
+                rest_reservation.close()
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("stopped")
