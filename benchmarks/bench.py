@@ -452,9 +452,15 @@ def run(opts: Options) -> Results:
         }
         many_case = LoadCase(ENCRYPT_64, 1, many_target, opts.load(1))
         halves = {w: HalfRate(cases[ENCRYPT_64]) for w, cases in kms_cases.items()}
-        hsm_cases = [HsmCase("HSM floor: python-pkcs11 AES-GCM 64 B", "encrypt")]
-        hsm = HsmFloor(work / kms[1].name, keys[1], work / "hsm-floor.log")
-        stack.callback(hsm.close)
+        # The HSM floor on the one-key token, and on the token holding all the keys.
+        hsm_floors: list[tuple[HsmCase, HsmFloor]] = []
+        for label, service, key in [
+            ("HSM floor: python-pkcs11 AES-GCM 64 B", kms[1], keys[1]),
+            (f"HSM floor, token with {opts.keys:,} keys", many, last),
+        ]:
+            floor = HsmFloor(work / service.name, key, work / f"hsm-floor-{service.name}.log")
+            stack.callback(floor.close)
+            hsm_floors.append((HsmCase(label, "encrypt"), floor))
 
         load_cases = [*floor_cases.values(), many_case]
         load_cases += [c for cases in kms_cases.values() for c in cases.values()]
@@ -465,7 +471,8 @@ def run(opts: Options) -> Results:
         # One unit per step; a round runs them in order, the next round in reverse. Each floor
         # sits next to the Encrypt it is compared with, and 10,000 keys next to 1 key.
         units: list[tuple[str, Callable[[], Sample]]] = [
-            (h.label, functools.partial(hsm.measure, h, opts.seconds)) for h in hsm_cases
+            (case.label, functools.partial(floor.measure, case, opts.seconds))
+            for case, floor in hsm_floors
         ]
         for w, floor_case in sorted(floor_cases.items()):
             units.append((f"framework floor [{w}w]", functools.partial(bench.measure, floor_case)))
@@ -511,7 +518,7 @@ def run(opts: Options) -> Results:
         kms=kms_cases,
         many_keys=many_case,
         halves=halves,
-        hsm=hsm_cases,
+        hsm=[case for case, _ in hsm_floors],
         key_rate=key_rate,
         runs=bench.runs,
         calls_checked=bench.calls_checked,
@@ -699,10 +706,10 @@ def machine_lines(source: str) -> list[str]:
             return "not installed"
 
     return [
-        f"hsmkms: {source}",
-        f"machine: {len(os.sched_getaffinity(0))} CPUs ({model}), {mem_kib / 1024**2:.1f} GiB RAM, "
-        f"{os_name}, Linux {platform.release()}",
-        f"software: Python {platform.python_version()}, grpcio {version('grpcio')}, "
+        f"- hsmkms: {source}",
+        f"- machine: {len(os.sched_getaffinity(0))} CPUs ({model}), "
+        f"{mem_kib / 1024**2:.1f} GiB RAM, {os_name}, Linux {platform.release()}",
+        f"- software: Python {platform.python_version()}, grpcio {version('grpcio')}, "
         f"protobuf {version('protobuf')}, python-pkcs11 {version('python-pkcs11')}, "
         f"SoftHSM2 {softhsm}, {h2load_version()}",
     ]
@@ -750,6 +757,9 @@ def main(argv: list[str] | None = None) -> int:
         results = run(opts)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except grpc.RpcError as exc:  # a set-up call (creating keys) failed
+        print(f"bench: gRPC call failed: {exc.code()} {exc.details()}", file=sys.stderr)
         return 1
     text = report(results)
     print(text, end="")
