@@ -191,15 +191,17 @@ def _serve(args: argparse.Namespace) -> int:
             settings = replace(settings, rest_listen=args.rest_listen)
     else:
         settings = config.load(args.config)
-        if (
-            not config.is_loopback(settings.listen)
-            and not settings.secure
-            and not args.insecure_allow_remote_plaintext
-        ):
-            raise config.ConfigError(
-                f"server.listen {settings.listen}: refusing a non-loopback address without "
-                "both [tls] and [auth] enabled (--insecure-allow-remote-plaintext overrides)"
-            )
+        for name, address in (("listen", settings.listen), ("rest_listen", settings.rest_listen)):
+            if (
+                address
+                and not config.is_loopback(address)
+                and not settings.secure
+                and not args.insecure_allow_remote_plaintext
+            ):
+                raise config.ConfigError(
+                    f"server.{name} {address}: refusing a non-loopback address without "
+                    "both [tls] and [auth] enabled (--insecure-allow-remote-plaintext overrides)"
+                )
     if args.workers is not None:
         if args.workers < 0:
             raise config.ConfigError("--workers: must be 0 (one per CPU) or more")

@@ -93,3 +93,13 @@ def test_serve_reports_config_errors(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "[store] url is required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_remote_plaintext_rest(tmp_path: Path, server: DevServer) -> None:
+    config = serve_config(tmp_path, server, extra="")
+    config.write_text(
+        config.read_text().replace("workers = 1", 'workers = 1\nrest_listen = "0.0.0.0:0"')
+    )
+    result = run_cli("serve", "--config", str(config))
+    assert result.returncode == 2
+    assert "server.rest_listen" in result.stderr and "insecure" in result.stderr
