@@ -27,7 +27,7 @@ from hsmkms.api.convert import (
 )
 from hsmkms.api.gate import Gate, current_caller
 from hsmkms.api.status import rpc
-from hsmkms.domain import AccessBinding, SymmetricAlgorithm
+from hsmkms.domain import SymmetricAlgorithm
 from hsmkms.service import CryptoService, KeyService, OperationService
 from hsmkms.service.access import AccessService
 
@@ -228,13 +228,12 @@ class SymmetricKeyServicer(key_service_grpc.SymmetricKeyServiceServicer):
     def UpdateAccessBindings(
         self, request: access_pb.UpdateAccessBindingsRequest, context: Context
     ) -> operation_pb2.Operation:
-        add: list[AccessBinding] = []
-        remove: list[AccessBinding] = []
-        for delta in request.access_binding_deltas:
-            target = add if delta.action == access_pb.ADD else remove
-            target.append(binding_from_proto(delta.access_binding))
+        deltas = [
+            (delta.action == access_pb.ADD, binding_from_proto(delta.access_binding))
+            for delta in request.access_binding_deltas
+        ]
         return operation_to_proto(
-            self._access.update_key_bindings(request.resource_id, add, remove, current_caller())
+            self._access.update_key_bindings(request.resource_id, deltas, current_caller())
         )
 
 

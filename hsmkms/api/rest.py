@@ -116,13 +116,6 @@ def _error(code: grpc.StatusCode, message: str) -> JSONResponse:
     )
 
 
-def _query(request: Request) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in request.query_params.multi_items():
-        out[name] = value
-    return out
-
-
 def create_app(services: list[tuple[Any, Any]]) -> Starlette:
     bindings = _bindings(services)
 
@@ -144,7 +137,7 @@ def create_app(services: list[tuple[Any, Any]]) -> Starlette:
                         raise ValueError("the body must be a JSON object")
                     fields.update(body)
             else:
-                fields.update(_query(request))
+                fields.update(request.query_params)
             match = binding.pattern.match(path)
             assert match is not None
             fields.update(match.groupdict())

@@ -154,39 +154,43 @@ class AccessService:
     def set_key_bindings(
         self, key_id: str, bindings: list[AccessBinding], caller: Caller
     ) -> Operation:
-        self.key_folder(key_id)
+        """Replace every binding on the key (SetAccessBindings)."""
         for i, binding in enumerate(bindings):
             check_role(binding.role_id, f"access_bindings[{i}].role_id")
-        op = done_operation(
-            key_id,
-            "Set access bindings",
-            caller.name,
-            "yandex.cloud.access.SetAccessBindingsMetadata",
-            {"resource_id": key_id},
-            Empty(),
+        return self._change_key_bindings(
+            key_id, "Set", caller, add=bindings, remove=[], replace_all=True
         )
-        self._store.change_bindings("key", key_id, bindings, [], replace_all=True, op=op)
-        return op
 
     def update_key_bindings(
+        self, key_id: str, deltas: list[tuple[bool, AccessBinding]], caller: Caller
+    ) -> Operation:
+        """Apply (add?, binding) deltas to the key's bindings (UpdateAccessBindings)."""
+        for i, (adding, binding) in enumerate(deltas):
+            if adding:
+                check_role(binding.role_id, f"access_binding_deltas[{i}].access_binding.role_id")
+        add = [binding for adding, binding in deltas if adding]
+        remove = [binding for adding, binding in deltas if not adding]
+        return self._change_key_bindings(key_id, "Update", caller, add, remove, replace_all=False)
+
+    def _change_key_bindings(
         self,
         key_id: str,
+        verb: str,
+        caller: Caller,
         add: list[AccessBinding],
         remove: list[AccessBinding],
-        caller: Caller,
+        replace_all: bool,
     ) -> Operation:
         self.key_folder(key_id)
-        for i, binding in enumerate(add):
-            check_role(binding.role_id, f"access_binding_deltas[{i}].access_binding.role_id")
         op = done_operation(
             key_id,
-            "Update access bindings",
+            f"{verb} access bindings",
             caller.name,
-            "yandex.cloud.access.UpdateAccessBindingsMetadata",
+            f"yandex.cloud.access.{verb}AccessBindingsMetadata",
             {"resource_id": key_id},
             Empty(),
         )
-        self._store.change_bindings("key", key_id, add, remove, op=op)
+        self._store.change_bindings("key", key_id, add, remove, replace_all=replace_all, op=op)
         return op
 
     # -- bindings on folders (configuration and command line) ---------------------------------

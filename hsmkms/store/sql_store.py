@@ -7,11 +7,11 @@ happens in one transaction. The schema is created and upgraded by Alembic at ope
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -71,6 +71,8 @@ _KEY_FIELD_COLUMNS = {
 }
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def to_us(value: datetime | None) -> int | None:
@@ -149,6 +151,12 @@ class Store:
     def _begin(self) -> Iterator[Connection]:
         with _unavailable_on_db_error(), self._engine.begin() as conn:
             yield conn
+
+    def _cached(self, kind: str, id_: str, load: Callable[[], T | None]) -> T | None:
+        """A hot-path read through the SQLite read cache (see read_cache.py), if there is one."""
+        if self._cache is None:
+            return load()
+        return self._cache.get(kind, id_, load)
 
     # -- writes -------------------------------------------------------------------------------
     #
@@ -390,9 +398,7 @@ class Store:
 
     def get_key(self, key_id: str) -> SymmetricKey | None:
         """The key with its primary version; None if unknown or deleted."""
-        if self._cache is not None:
-            return self._cache.get("key", key_id, lambda: self._load_key(key_id))
-        return self._load_key(key_id)
+        return self._cached("key", key_id, lambda: self._load_key(key_id))
 
     def _load_key(self, key_id: str) -> SymmetricKey | None:
         with self._connect() as conn:
@@ -411,9 +417,7 @@ class Store:
 
     def get_version(self, version_id: str) -> KeyVersion | None:
         """A version of a key that is not deleted."""
-        if self._cache is not None:
-            return self._cache.get("version", version_id, lambda: self._load_version(version_id))
-        return self._load_version(version_id)
+        return self._cached("version", version_id, lambda: self._load_version(version_id))
 
     def _load_version(self, version_id: str) -> KeyVersion | None:
         with self._connect() as conn:
@@ -492,11 +496,9 @@ class Store:
 
     def get_credential(self, credential_id: str) -> tuple[Credential, str] | None:
         """The credential and its secret's SHA-256 (hex)."""
-        if self._cache is not None:
-            return self._cache.get(
-                "credential", credential_id, lambda: self._load_credential(credential_id)
-            )
-        return self._load_credential(credential_id)
+        return self._cached(
+            "credential", credential_id, lambda: self._load_credential(credential_id)
+        )
 
     def _load_credential(self, credential_id: str) -> tuple[Credential, str] | None:
         with self._connect() as conn:
@@ -519,13 +521,12 @@ class Store:
 
     def roles_of(self, subjects: set[str], resources: list[tuple[str, str]]) -> frozenset[str]:
         """Roles bound to any of `subjects` on any of `resources` ((type, id) pairs)."""
-        if self._cache is not None:
-            cache_key = repr((sorted(subjects), resources))
-            found = self._cache.get(
-                "roles", cache_key, lambda: self._load_roles(subjects, resources)
-            )
-            return found if found is not None else frozenset()
-        return self._load_roles(subjects, resources)
+        found = self._cached(
+            "roles",
+            repr((sorted(subjects), resources)),
+            lambda: self._load_roles(subjects, resources),
+        )
+        return found if found is not None else frozenset()
 
     def _load_roles(self, subjects: set[str], resources: list[tuple[str, str]]) -> frozenset[str]:
         resource_match = or_(
