@@ -609,3 +609,26 @@ def test_no_secret_reaches_logs_or_audit(auth_server: DevServer, admin: Client) 
     assert statuses == {"Decrypt": "INVALID_ARGUMENT"}
     sample = next(r for r in mine if r["method"].endswith("/Encrypt"))
     assert {"time", "request_id", "latency_ms", "peer", "response_version_id"} <= set(sample)
+
+
+def test_update_bindings_names_the_offending_delta(admin: Client) -> None:
+    key = new_key(admin, "deltas-" + uuid.uuid4().hex[:8])
+    subject = access_pb.Subject(id="v", type="userAccount")
+    deltas = [
+        access_pb.AccessBindingDelta(
+            action=access_pb.REMOVE,
+            access_binding=access_pb.AccessBinding(role_id="kms.viewer", subject=subject),
+        ),
+        access_pb.AccessBindingDelta(
+            action=access_pb.ADD,
+            access_binding=access_pb.AccessBinding(role_id="kms.nosuchrole", subject=subject),
+        ),
+    ]
+    request = access_pb.UpdateAccessBindingsRequest(
+        resource_id=key.id, access_binding_deltas=deltas
+    )
+    expect(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        lambda: admin.keys.UpdateAccessBindings(request),
+        "access_binding_deltas[1].access_binding.role_id",
+    )
